@@ -1,0 +1,259 @@
+//! The blocking client: `connect("ws://host:port/path")` and its builder.
+
+use alloc::string::String;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use super::timers::{Keepalive, TimeoutControl};
+use super::{Error, WebSocket, is_timeout};
+use crate::handshake::{ClientHandshake, ClientOptions, Response, Url};
+use crate::{Config, Connection, Role};
+
+/// The default limit on the whole opening handshake, connection included.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to a `ws://` URL with the default settings.
+///
+/// # Errors
+/// [`Error::Handshake`] for a bad URL or a refused upgrade (with the server's status),
+/// [`Error::Io`] when the connection fails, [`Error::HandshakeTimeout`] after 10 s.
+///
+/// ```no_run
+/// let mut ws = rfc6455::blocking::connect("ws://127.0.0.1:9002/")?;
+/// ws.send_text("hello")?;
+/// # Ok::<(), rfc6455::blocking::Error>(())
+/// ```
+pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+    ClientBuilder::new(url).connect()
+}
+
+/// Settings for a client connection: subprotocols, headers, timeouts, limits.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rfc6455::blocking::ClientBuilder;
+///
+/// let ws = ClientBuilder::new("ws://[::1]:9002/chat?room=1")
+///     .protocol("chat")
+///     .protocol("superchat")
+///     .header("Authorization", "Bearer s3cret")
+///     .connect_timeout(Duration::from_secs(3))
+///     .connect()?;
+/// println!("server chose {:?}", ws.protocol());
+/// # Ok::<(), rfc6455::blocking::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ClientBuilder {
+    url: String,
+    options: ClientOptions,
+    config: Config,
+    connect_timeout: Option<Duration>,
+    handshake_timeout: Duration,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    keepalive: Keepalive,
+}
+
+impl ClientBuilder {
+    /// A client for `url` (`ws://host[:port][/path][?query]`).
+    pub fn new(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            options: ClientOptions::default(),
+            config: Config::default(),
+            connect_timeout: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            read_timeout: None,
+            write_timeout: None,
+            keepalive: Keepalive::default(),
+        }
+    }
+
+    /// Offers a subprotocol; call again for more, in order of preference.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> ClientBuilder {
+        self.options = self.options.protocol(protocol);
+        self
+    }
+
+    /// Offers an extension (one `Sec-WebSocket-Extensions` element).
+    pub fn extension(mut self, offer: impl Into<String>) -> ClientBuilder {
+        self.options = self.options.extension(offer);
+        self
+    }
+
+    /// Adds a request header, such as `Authorization` or `Origin`.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ClientBuilder {
+        self.options = self.options.header(name, value);
+        self
+    }
+
+    /// The connection's limits and behaviour.
+    pub fn config(mut self, config: Config) -> ClientBuilder {
+        self.config = config;
+        self
+    }
+
+    /// The handshake's limits on the server's response.
+    pub fn limits(mut self, limits: crate::handshake::Limits) -> ClientBuilder {
+        self.options = self.options.limits(limits);
+        self
+    }
+
+    /// How long to wait for each TCP connection attempt (default: the OS's).
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// The limit on the whole opening handshake, from the first connection attempt to the
+    /// validated 101 response (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The connection's read timeout (see [`WebSocket::set_read_timeout`]).
+    pub fn read_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// The socket's write timeout: a send to a peer that stops reading fails after it.
+    pub fn write_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Keepalive pings and dead-peer detection.
+    pub fn keepalive(mut self, keepalive: Keepalive) -> ClientBuilder {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Resolves the host, connects over TCP and performs the opening handshake.
+    ///
+    /// # Errors
+    /// As for [`connect`].
+    pub fn connect(self) -> Result<WebSocket<TcpStream>, Error> {
+        let url = Url::parse(&self.url)?;
+        if url.is_secure() {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "wss:// URLs need TLS, which this build of rfc6455 does not include",
+            )));
+        }
+        let deadline = Instant::now() + self.handshake_timeout;
+        let stream = self.tcp_connect(&url, deadline)?;
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(self.handshake_timeout))?;
+        let ws = self.handshake(
+            stream,
+            &url,
+            Some(TcpStream::set_read_timeout),
+            Some(deadline),
+        )?;
+        ws.get_ref().set_write_timeout(self.write_timeout)?;
+        Ok(ws)
+    }
+
+    /// Performs the opening handshake over a stream the caller connected (a TLS stream, a
+    /// Unix socket, a proxy tunnel). Without a `control`, the handshake has no deadline
+    /// beyond the stream's own timeouts.
+    ///
+    /// # Errors
+    /// As for [`connect`].
+    pub fn connect_on<S: Read + Write>(
+        self,
+        stream: S,
+        control: Option<TimeoutControl<S>>,
+    ) -> Result<WebSocket<S>, Error> {
+        let url = Url::parse(&self.url)?;
+        let deadline = control.map(|_| Instant::now() + self.handshake_timeout);
+        self.handshake(stream, &url, control, deadline)
+    }
+
+    fn tcp_connect(&self, url: &Url, deadline: Instant) -> Result<TcpStream, Error> {
+        let mut last = None;
+        for addr in (url.host(), url.port()).to_socket_addrs()? {
+            let attempt = match self.connect_timeout {
+                Some(t) => TcpStream::connect_timeout(&addr, t),
+                None => TcpStream::connect(addr),
+            };
+            match attempt {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = Some(e),
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::HandshakeTimeout(self.handshake_timeout));
+            }
+        }
+        Err(Error::Io(last.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "the host name resolved to no address",
+            )
+        })))
+    }
+
+    fn handshake<S: Read + Write>(
+        &self,
+        mut stream: S,
+        url: &Url,
+        control: Option<TimeoutControl<S>>,
+        deadline: Option<Instant>,
+    ) -> Result<WebSocket<S>, Error> {
+        let mut handshake = ClientHandshake::with_random_key(url, &self.options)?;
+        stream.write_all(handshake.request())?;
+        stream.flush()?;
+        let response =
+            read_response(&mut stream, &mut handshake, control, deadline).map_err(|e| match e {
+                Error::Io(io) if is_timeout(&io) && deadline.is_some() => {
+                    Error::HandshakeTimeout(self.handshake_timeout)
+                }
+                e => e,
+            })?;
+        if let Some(control) = control {
+            control(&stream, None)?;
+        }
+        let protocol = response.protocol().map(String::from);
+        let mut conn = Connection::new(Role::Client, self.config.clone());
+        conn.recv(&response.into_leftover());
+        let mut ws = WebSocket::from_connection(stream, conn);
+        if let Some(control) = control {
+            ws = ws.with_timeout_control(control);
+        }
+        ws.set_protocol(protocol);
+        ws.set_read_timeout(self.read_timeout);
+        ws.set_keepalive(self.keepalive);
+        Ok(ws)
+    }
+}
+
+fn read_response<S: Read>(
+    stream: &mut S,
+    handshake: &mut ClientHandshake,
+    control: Option<TimeoutControl<S>>,
+    deadline: Option<Instant>,
+) -> Result<Response, Error> {
+    let mut buf = [0; 4096];
+    loop {
+        if let (Some(control), Some(deadline)) = (control, deadline) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Io(io::ErrorKind::TimedOut.into()));
+            }
+            control(stream, Some(left))?;
+        }
+        let n = match stream.read(&mut buf) {
+            Ok(0) => return Err(Error::Handshake(handshake.recv_eof())),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(response) = handshake.recv(&buf[..n])? {
+            return Ok(response);
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The blocking server side: accept a `TcpStream` (or any stream), optionally deciding on the
+//! request in a callback.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use super::timers::{Keepalive, TimeoutControl};
+use super::{Error, WebSocket, is_timeout};
+use crate::handshake::{Accept, Limits, Request, ServerHandshake, reject};
+use crate::{Config, Connection, Role};
+
+/// The default limit on the whole opening handshake, so a slowloris client cannot hold a
+/// thread.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A refusal of the opening handshake: any status, headers and body.
+///
+/// ```
+/// use rfc6455::blocking::Rejection;
+/// let no = Rejection::new(403).header("X-Reason", "origin").body("forbidden origin");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct Rejection {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Rejection {
+    /// A refusal with this HTTP status (for example 401, 403 or 404).
+    pub fn new(status: u16) -> Rejection {
+        Rejection {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Rejection {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the response body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Rejection {
+        self.body = body.into();
+        self
+    }
+}
+
+/// Accepts a WebSocket connection on a TCP stream with the default settings.
+///
+/// # Errors
+/// [`Error::Handshake`] when the request is not a valid opening handshake (the matching
+/// 400/405/426/431/505 response was sent), [`Error::HandshakeTimeout`] after 10 s, and I/O
+/// errors.
+///
+/// ```no_run
+/// let listener = std::net::TcpListener::bind("127.0.0.1:9002")?;
+/// let (stream, _) = listener.accept()?;
+/// let mut ws = rfc6455::blocking::accept(stream)?;
+/// while let Some(message) = ws.read()? {
+///     println!("{message:?}");
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn accept(stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
+    Acceptor::new().accept(stream)
+}
+
+/// Accepts a connection after `decide` saw the request: it returns the [`Accept`] answer
+/// (subprotocol, extensions, headers) or a [`Rejection`].
+///
+/// # Errors
+/// As for [`accept`]; a rejection is reported as [`Error::Refused`] after the refusal was
+/// sent.
+///
+/// ```no_run
+/// use rfc6455::blocking::{accept_with, Rejection};
+/// use rfc6455::handshake::Accept;
+///
+/// # let stream = std::net::TcpStream::connect("127.0.0.1:9002")?;
+/// let ws = accept_with(stream, |request| {
+///     if request.origin() != Some("https://example.com") {
+///         return Err(Rejection::new(403).body("forbidden origin"));
+///     }
+///     let chosen = request.protocols().iter().find(|p| *p == "chat").cloned();
+///     Ok(Accept { protocol: chosen, ..Accept::default() })
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn accept_with<F>(stream: TcpStream, decide: F) -> Result<WebSocket<TcpStream>, Error>
+where
+    F: FnOnce(&Request) -> Result<Accept, Rejection>,
+{
+    Acceptor::new().accept_with(stream, decide)
+}
+
+/// Settings for accepting connections: limits, handshake deadline, timeouts, keepalive.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Acceptor {
+    config: Config,
+    limits: Limits,
+    handshake_timeout: Duration,
+    write_timeout: Option<Duration>,
+    keepalive: Keepalive,
+}
+
+impl Default for Acceptor {
+    fn default() -> Acceptor {
+        Acceptor::new()
+    }
+}
+
+impl Acceptor {
+    /// The default settings.
+    pub fn new() -> Acceptor {
+        Acceptor {
+            config: Config::default(),
+            limits: Limits::default(),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            write_timeout: None,
+            keepalive: Keepalive::default(),
+        }
+    }
+
+    /// The connection's limits and behaviour.
+    pub fn config(mut self, config: Config) -> Acceptor {
+        self.config = config;
+        self
+    }
+
+    /// The limits on the request's header block.
+    pub fn limits(mut self, limits: Limits) -> Acceptor {
+        self.limits = limits;
+        self
+    }
+
+    /// The total time a client has to complete its request (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Acceptor {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The socket's write timeout after the handshake.
+    pub fn write_timeout(mut self, timeout: Duration) -> Acceptor {
+        self.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Keepalive pings and dead-peer detection.
+    pub fn keepalive(mut self, keepalive: Keepalive) -> Acceptor {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Accepts every valid request, choosing no subprotocol.
+    ///
+    /// # Errors
+    /// As for [`accept`].
+    pub fn accept(&self, stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
+        self.accept_with(stream, |_| Ok(Accept::default()))
+    }
+
+    /// Accepts after `decide` saw the request.
+    ///
+    /// # Errors
+    /// As for [`accept_with`].
+    pub fn accept_with<F>(
+        &self,
+        stream: TcpStream,
+        decide: F,
+    ) -> Result<WebSocket<TcpStream>, Error>
+    where
+        F: FnOnce(&Request) -> Result<Accept, Rejection>,
+    {
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(self.handshake_timeout))?;
+        let ws = self.accept_stream_with(stream, Some(TcpStream::set_read_timeout), decide)?;
+        ws.get_ref().set_write_timeout(self.write_timeout)?;
+        Ok(ws)
+    }
+
+    /// Accepts on any stream. With a `control`, the handshake deadline and the keepalive
+    /// work as on TCP; without one, the handshake waits as long as the stream does.
+    ///
+    /// # Errors
+    /// As for [`accept_with`].
+    pub fn accept_stream_with<S, F>(
+        &self,
+        mut stream: S,
+        control: Option<TimeoutControl<S>>,
+        decide: F,
+    ) -> Result<WebSocket<S>, Error>
+    where
+        S: Read + Write,
+        F: FnOnce(&Request) -> Result<Accept, Rejection>,
+    {
+        let deadline = Instant::now() + self.handshake_timeout;
+        let mut request = match read_request(&mut stream, &self.limits, control, deadline) {
+            Ok(request) => request,
+            Err(Error::Handshake(e)) => {
+                if let Some(response) = e.response() {
+                    let _ = stream.write_all(&response).and_then(|()| stream.flush());
+                }
+                return Err(Error::Handshake(e));
+            }
+            Err(Error::Io(e)) if is_timeout(&e) && control.is_some() => {
+                return Err(Error::HandshakeTimeout(self.handshake_timeout));
+            }
+            Err(e) => return Err(e),
+        };
+        let answer = match decide(&request) {
+            Ok(accept) => accept,
+            Err(no) => {
+                let headers: Vec<(&str, &str)> = no
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                stream.write_all(&reject(no.status, &headers, &no.body))?;
+                stream.flush()?;
+                return Err(Error::Refused(no.status));
+            }
+        };
+        let response = request.accept(&answer)?;
+        stream.write_all(&response)?;
+        stream.flush()?;
+        if let Some(control) = control {
+            control(&stream, None)?;
+        }
+        let mut conn = Connection::new(Role::Server, self.config.clone());
+        conn.recv(&request.take_leftover());
+        let mut ws = WebSocket::from_connection(stream, conn);
+        if let Some(control) = control {
+            ws = ws.with_timeout_control(control);
+        }
+        ws.set_protocol(answer.protocol);
+        ws.set_keepalive(self.keepalive);
+        Ok(ws)
+    }
+}
+
+fn read_request<S: Read>(
+    stream: &mut S,
+    limits: &Limits,
+    control: Option<TimeoutControl<S>>,
+    deadline: Instant,
+) -> Result<Request, Error> {
+    let mut handshake = ServerHandshake::new(limits.clone());
+    let mut buf = [0; 4096];
+    loop {
+        if let Some(control) = control {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Io(io::ErrorKind::TimedOut.into()));
+            }
+            control(stream, Some(left))?;
+        }
+        let n = match stream.read(&mut buf) {
+            Ok(0) => {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the client closed the connection during the opening handshake",
+                )));
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(request) = handshake.recv(&buf[..n])? {
+            return Ok(request);
+        }
+    }
+}

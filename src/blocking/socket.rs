@@ -1,0 +1,342 @@
+//! [`WebSocket`]: a [`Connection`] driven over a blocking `Read + Write` stream.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use alloc::string::String;
+
+use super::timers::{Expired, Keepalive, TimeoutControl, Timers};
+use super::{Error, Message, is_timeout};
+use crate::conn::{Connection, Event, Role, State};
+use crate::frame::CloseCode;
+
+/// A WebSocket connection over a blocking stream `S`.
+///
+/// Reads drive the connection: [`read`](Self::read) (owned messages) or
+/// [`read_event`](Self::read_event) (borrowed, no allocation) answer pings, complete the close
+/// handshake and run the keepalive timers. Sends queue a frame and write it out before
+/// returning. When a read or write fails with `WouldBlock`, `TimedOut` or `Interrupted`
+/// ([`Error::is_retryable`]), nothing is lost: a partly received frame stays buffered and
+/// unwritten bytes stay queued, and the next call resumes exactly.
+///
+/// ```no_run
+/// use rfc6455::blocking::{Message, WebSocket};
+/// use rfc6455::{Config, Role};
+///
+/// // Any Read + Write stream, after a handshake done elsewhere.
+/// let stream = std::net::TcpStream::connect("127.0.0.1:9002")?;
+/// let mut ws = WebSocket::from_stream(stream, Role::Client, Config::default());
+/// ws.send_text("hi")?;
+/// if let Some(Message::Text(reply)) = ws.read()? {
+///     println!("{reply}");
+/// }
+/// ws.close(rfc6455::CloseCode::NORMAL, "bye")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct WebSocket<S> {
+    stream: S,
+    conn: Connection,
+    timeouts: Option<TimeoutControl<S>>,
+    timers: Timers,
+    protocol: Option<String>,
+}
+
+impl<S: core::fmt::Debug> core::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("stream", &self.stream)
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebSocket<TcpStream> {
+    /// A connection over a TCP stream whose handshake is already done, with timeouts
+    /// available.
+    #[must_use]
+    pub fn from_tcp(stream: TcpStream, role: Role, config: crate::Config) -> WebSocket<TcpStream> {
+        WebSocket::from_stream(stream, role, config)
+            .with_timeout_control(TcpStream::set_read_timeout)
+    }
+}
+
+impl<S: Read + Write> WebSocket<S> {
+    /// A connection over `stream`, whose opening handshake is already done.
+    #[must_use]
+    pub fn from_stream(stream: S, role: Role, config: crate::Config) -> WebSocket<S> {
+        WebSocket::from_connection(stream, Connection::new(role, config))
+    }
+
+    /// A connection over `stream` driving `conn`, which may already hold received bytes.
+    #[must_use]
+    pub fn from_connection(stream: S, conn: Connection) -> WebSocket<S> {
+        WebSocket {
+            stream,
+            conn,
+            timeouts: None,
+            timers: Timers::new(),
+            protocol: None,
+        }
+    }
+
+    /// Gives the adapter a way to set the stream's read timeout, enabling keepalive, read
+    /// timeouts and the close timeout on streams that are not a `TcpStream`.
+    #[must_use]
+    pub fn with_timeout_control(mut self, control: TimeoutControl<S>) -> WebSocket<S> {
+        self.timeouts = Some(control);
+        self
+    }
+
+    /// Makes [`read`](Self::read) fail with a retryable `TimedOut` error when no message
+    /// arrives within `timeout` (`None`: wait forever, the default). Needs a
+    /// [`TimeoutControl`].
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.timers.read_timeout = timeout;
+    }
+
+    /// How long [`close`](Self::close) waits for the peer's close frame (default 5 s).
+    pub fn set_close_timeout(&mut self, timeout: Duration) {
+        self.timers.close_timeout = timeout;
+    }
+
+    /// Turns keepalive pings and dead-peer detection on or off. Needs a [`TimeoutControl`].
+    pub fn set_keepalive(&mut self, keepalive: Keepalive) {
+        self.timers.keepalive = keepalive;
+    }
+
+    /// The subprotocol chosen in the opening handshake, if any.
+    #[must_use]
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    pub(crate) fn set_protocol(&mut self, protocol: Option<String>) {
+        self.protocol = protocol;
+    }
+
+    /// The sans-IO connection, for its state and configuration.
+    #[must_use]
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The stream.
+    #[must_use]
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The stream, mutably. Reading or writing it directly corrupts the connection.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The stream and the connection, with any buffered input and unsent output.
+    #[must_use]
+    pub fn into_parts(self) -> (S, Connection) {
+        (self.stream, self.conn)
+    }
+
+    pub(crate) fn into_split_parts(self) -> (S, Connection, Timers) {
+        (self.stream, self.conn, self.timers)
+    }
+
+    // ------------------------------------------------------------ reading
+
+    /// The next message, or `Ok(None)` once the connection is over: after the close
+    /// handshake (the [`Message::Close`] is returned first) or after an error was returned.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] when the peer broke the protocol (the close frame was sent),
+    /// [`Error::Io`] when the stream failed (retryable ones resume), and the keepalive and
+    /// read timeout errors.
+    pub fn read(&mut self) -> Result<Option<Message>, Error> {
+        Ok(self.read_event()?.map(Message::from))
+    }
+
+    /// Like [`read`](Self::read), but the event borrows the connection's buffers: no
+    /// allocation per message once the buffers have grown to the message sizes in use.
+    ///
+    /// # Errors
+    /// As for [`read`](Self::read).
+    pub fn read_event(&mut self) -> Result<Option<Event<'_>>, Error> {
+        self.timers.start_read();
+        let found = self.pump()?;
+        Ok(if found { self.conn.take_event() } else { None })
+    }
+
+    /// Reads until an event is ready (`true`) or the connection is over (`false`).
+    fn pump(&mut self) -> Result<bool, Error> {
+        loop {
+            match self.conn.poll() {
+                Ok(true) => {
+                    // Pongs and close replies go out before the event is handed over.
+                    self.flush()?;
+                    return Ok(true);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    // Best effort: the close frame that fails the connection.
+                    let _ = self.flush();
+                    return Err(Error::Protocol(e));
+                }
+            }
+            self.flush()?;
+            match self.conn.state() {
+                State::Failed => return Ok(false),
+                State::Closed => {
+                    if self.conn.role() == Role::Client {
+                        // RFC 6455 section 7.1.1: the server closes the TCP connection first.
+                        self.wait_for_eof();
+                    }
+                    return Ok(false);
+                }
+                State::Open | State::Closing => self.fill()?,
+            }
+        }
+    }
+
+    /// Reads once into the connection, running the timers.
+    fn fill(&mut self) -> Result<(), Error> {
+        self.timers.arm(&self.stream, self.timeouts)?;
+        match self.stream.read(self.conn.recv_buf()) {
+            Ok(0) => self.conn.recv_eof(),
+            Ok(n) => {
+                self.conn.recv_filled(n);
+                self.timers.heard();
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) && self.timeouts.is_some() => {
+                match self.timers.expired(e, self.conn.state() == State::Open) {
+                    Expired::Ping => {
+                        self.conn.send_ping(b"keepalive")?;
+                        self.flush()?;
+                    }
+                    Expired::Resume => {}
+                    Expired::Fail(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// After the close handshake, a client waits (up to the close timeout) for the server to
+    /// end the stream.
+    fn wait_for_eof(&mut self) {
+        if let Some(control) = self.timeouts {
+            if control(&self.stream, Some(self.timers.close_timeout)).is_err() {
+                return;
+            }
+            self.timers.disarm();
+        }
+        let mut scratch = [0; 256];
+        let started = Instant::now();
+        while started.elapsed() < self.timers.close_timeout {
+            match self.stream.read(&mut scratch) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ writing
+
+    /// Sends a text message and writes it out.
+    ///
+    /// # Errors
+    /// [`Error::Send`] when the connection refuses the message (closing, buffer full);
+    /// [`Error::Io`] when writing fails. On a retryable I/O error the message is queued:
+    /// call [`flush`](Self::flush) later, do not send it again.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.conn.send_text(text)?;
+        self.flush()
+    }
+
+    /// Sends a binary message and writes it out.
+    ///
+    /// # Errors
+    /// As for [`send_text`](Self::send_text).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.conn.send_binary(data)?;
+        self.flush()
+    }
+
+    /// Sends a ping and writes it out.
+    ///
+    /// # Errors
+    /// As for [`send_text`](Self::send_text); a payload over 125 bytes is refused.
+    pub fn send_ping(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.conn.send_ping(data)?;
+        self.flush()
+    }
+
+    /// Sends a pong and writes it out.
+    ///
+    /// # Errors
+    /// As for [`send_ping`](Self::send_ping).
+    pub fn send_pong(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.conn.send_pong(data)?;
+        self.flush()
+    }
+
+    /// Sends any [`Message`]; a [`Message::Close`] starts the close handshake without waiting
+    /// for the answer.
+    ///
+    /// # Errors
+    /// As for [`send_text`](Self::send_text).
+    pub fn send(&mut self, message: &Message) -> Result<(), Error> {
+        match message {
+            Message::Text(text) => self.conn.send_text(text)?,
+            Message::Binary(data) => self.conn.send_binary(data)?,
+            Message::Ping(data) => self.conn.send_ping(data)?,
+            Message::Pong(data) => self.conn.send_pong(data)?,
+            Message::Close(code, reason) => self.conn.close(*code, reason)?,
+        }
+        self.flush()
+    }
+
+    /// Writes out everything queued.
+    ///
+    /// # Errors
+    /// [`Error::Io`]; on a retryable one, what was not written stays queued.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        write_out(&mut self.stream, &mut self.conn)?;
+        Ok(())
+    }
+
+    /// Closes the connection: sends a close frame (unless one was sent), then reads until the
+    /// peer's close arrives, discarding messages, for at most the close timeout. Returns
+    /// `Ok(())` once the close handshake completed (or the peer had already closed).
+    ///
+    /// # Errors
+    /// [`Error::CloseTimeout`] when the peer does not answer in time (needs a
+    /// [`TimeoutControl`]), [`Error::Send`] for a code that may not be sent, and I/O errors.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.conn.state() == State::Open {
+            self.conn.close(code, reason)?;
+        }
+        self.flush()?;
+        self.timers.start_close();
+        while self.pump()? {
+            let _ = self.conn.take_event();
+        }
+        Ok(())
+    }
+}
+
+/// Writes the connection's pending output to `stream` until it is empty.
+pub(crate) fn write_out<W: Write>(stream: &mut W, conn: &mut Connection) -> io::Result<()> {
+    while !conn.pending_output().is_empty() {
+        match stream.write(conn.pending_output()) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => conn.consume_output(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    stream.flush()
+}

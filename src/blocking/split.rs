@@ -1,0 +1,367 @@
+//! Full duplex from two (or more) threads: a TCP connection split into a [`Reader`] and a
+//! cloneable [`Writer`].
+//!
+//! # The thread-safety story
+//!
+//! The [`Connection`] sits behind a mutex that is only ever held for in-memory work (parsing
+//! received bytes, framing a message), never across a system call. Socket writes are
+//! serialised by a second mutex that owns the write side's buffer. The reader reads from its
+//! own clone of the socket without holding either lock, so a writer blocked on a slow peer
+//! never stops the reader from draining its socket, and the reader never waits for a writer:
+//! its pongs and close replies are written by whichever side next holds the write lock (a
+//! flag hands them over when the reader finds a writer mid-write). Write order is frame
+//! order: frames are encoded and appended to the write buffer under the same lock.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::time::Duration;
+
+use super::timers::{Expired, Keepalive, Timers};
+use super::{Error, Message, WebSocket, is_timeout};
+use crate::conn::{Connection, Role, State};
+use crate::frame::CloseCode;
+
+/// Bytes read from the socket per system call by a [`Reader`].
+const READ_SIZE: usize = 64 * 1024;
+
+struct Shared {
+    conn: Mutex<Connection>,
+    io: Mutex<WriteSide>,
+    /// The reader queued output while a writer held `io`.
+    flush_wanted: AtomicBool,
+}
+
+/// The socket's write half and the bytes taken from the connection but not yet written.
+struct WriteSide {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in another thread leaves the data consistent (no lock is held across a call
+    // that can panic midway), so a poisoned lock is still usable.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl WriteSide {
+    /// Moves everything the connection has queued into the write buffer.
+    fn take_from(&mut self, conn: &mut Connection) {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        while !conn.pending_output().is_empty() {
+            let out = conn.pending_output();
+            self.buf.extend_from_slice(out);
+            let n = out.len();
+            conn.consume_output(n);
+        }
+    }
+
+    fn write_pending(&mut self) -> io::Result<()> {
+        while self.pos < self.buf.len() {
+            match self.stream.write(&self.buf[self.pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.pos += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.buf.clear();
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// Writes what the connection queued, unless a writer holds the write side: then the
+    /// flag tells it to do so when it is done.
+    fn flush_control(&self) -> io::Result<()> {
+        self.flush_wanted.store(true, Ordering::SeqCst);
+        loop {
+            let mut io = match self.io.try_lock() {
+                Ok(io) => io,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => return Ok(()),
+            };
+            self.flush_wanted.store(false, Ordering::SeqCst);
+            io.take_from(&mut lock(&self.conn));
+            io.write_pending()?;
+            drop(io);
+            if !self.flush_wanted.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Queues a frame with `queue` and writes it out.
+    fn send(
+        &self,
+        queue: impl FnOnce(&mut Connection) -> Result<(), crate::SendError>,
+    ) -> Result<(), Error> {
+        let mut io = lock(&self.io);
+        {
+            let mut conn = lock(&self.conn);
+            queue(&mut conn)?;
+            io.take_from(&mut conn);
+        }
+        let written = io.write_pending();
+        drop(io);
+        if self.flush_wanted.load(Ordering::SeqCst) {
+            self.flush_control()?;
+        }
+        Ok(written?)
+    }
+}
+
+impl WebSocket<TcpStream> {
+    /// Splits the connection into a [`Reader`] and a [`Writer`] for use from different
+    /// threads at once. The reader keeps answering pings and completes the close handshake;
+    /// the writer is `Clone + Send + Sync`, so a broadcast server can hold one per client.
+    /// See the [module docs](self) for how they share the connection.
+    ///
+    /// # Errors
+    /// When the socket cannot be cloned.
+    ///
+    /// ```no_run
+    /// let ws = rfc6455::blocking::connect("ws://127.0.0.1:9002/")?;
+    /// let (mut reader, writer) = ws.split()?;
+    /// let ticker = std::thread::spawn(move || {
+    ///     for i in 0..3 {
+    ///         writer.send_text(&format!("tick {i}"))?;
+    ///     }
+    ///     writer.close(rfc6455::CloseCode::NORMAL, "done")
+    /// });
+    /// while let Some(message) = reader.read()? {
+    ///     println!("{message:?}");
+    /// }
+    /// ticker.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn split(self) -> io::Result<(Reader, Writer)> {
+        let (stream, conn, timers) = self.into_split_parts();
+        let write = stream.try_clone()?;
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            io: Mutex::new(WriteSide {
+                stream: write,
+                buf: Vec::new(),
+                pos: 0,
+            }),
+            flush_wanted: AtomicBool::new(false),
+        });
+        let reader = Reader {
+            stream,
+            shared: Arc::clone(&shared),
+            buf: alloc::vec![0; READ_SIZE],
+            timers,
+        };
+        Ok((reader, Writer { shared }))
+    }
+}
+
+/// The receiving half of a split connection. See [`WebSocket::split`].
+pub struct Reader {
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    buf: Vec<u8>,
+    timers: Timers,
+}
+
+impl core::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reader")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    /// The next message, or `Ok(None)` once the connection is over. Pings are answered and
+    /// the peer's close is echoed as for [`WebSocket::read`].
+    ///
+    /// # Errors
+    /// As for [`WebSocket::read`].
+    pub fn read(&mut self) -> Result<Option<Message>, Error> {
+        self.timers.start_read();
+        loop {
+            let mut conn = lock(&self.shared.conn);
+            let polled = conn.poll();
+            let message = match polled {
+                Ok(true) => conn.take_event().map(Message::from),
+                Ok(false) => None,
+                Err(e) => {
+                    drop(conn);
+                    let _ = self.shared.flush_control();
+                    return Err(Error::Protocol(e));
+                }
+            };
+            let (state, role) = (conn.state(), conn.role());
+            let has_output = !conn.pending_output().is_empty();
+            drop(conn);
+            if has_output {
+                self.shared.flush_control()?;
+            }
+            if message.is_some() {
+                return Ok(message);
+            }
+            match state {
+                State::Failed => return Ok(None),
+                State::Closed => {
+                    if role == Role::Client {
+                        self.wait_for_eof();
+                    }
+                    return Ok(None);
+                }
+                State::Open | State::Closing => self.fill(state)?,
+            }
+        }
+    }
+
+    fn fill(&mut self, state: State) -> Result<(), Error> {
+        self.timers
+            .arm(&self.stream, Some(TcpStream::set_read_timeout))?;
+        match self.stream.read(&mut self.buf) {
+            Ok(0) => lock(&self.shared.conn).recv_eof(),
+            Ok(n) => {
+                lock(&self.shared.conn).recv(&self.buf[..n]);
+                self.timers.heard();
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) => match self.timers.expired(e, state == State::Open) {
+                Expired::Ping => self.shared.send(|conn| conn.send_ping(b"keepalive"))?,
+                Expired::Resume => {}
+                Expired::Fail(e) => return Err(e),
+            },
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    fn wait_for_eof(&mut self) {
+        if self
+            .stream
+            .set_read_timeout(Some(self.timers.close_timeout))
+            .is_err()
+        {
+            return;
+        }
+        self.timers.disarm();
+        loop {
+            match self.stream.read(&mut self.buf) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Makes [`read`](Self::read) fail with a retryable `TimedOut` error when no message
+    /// arrives within `timeout`.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.timers.read_timeout = timeout;
+    }
+
+    /// Turns keepalive pings and dead-peer detection on or off.
+    pub fn set_keepalive(&mut self, keepalive: Keepalive) {
+        self.timers.keepalive = keepalive;
+    }
+
+    /// A writer for the same connection.
+    #[must_use]
+    pub fn writer(&self) -> Writer {
+        Writer {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The sending half of a split connection: cheap to clone, usable from any thread. See
+/// [`WebSocket::split`].
+#[derive(Clone)]
+pub struct Writer {
+    shared: Arc<Shared>,
+}
+
+impl core::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Sends a text message and writes it out. Concurrent sends are written whole, one
+    /// after another.
+    ///
+    /// # Errors
+    /// As for [`WebSocket::send_text`].
+    pub fn send_text(&self, text: &str) -> Result<(), Error> {
+        self.shared.send(|conn| conn.send_text(text))
+    }
+
+    /// Sends a binary message and writes it out.
+    ///
+    /// # Errors
+    /// As for [`WebSocket::send_text`].
+    pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
+        self.shared.send(|conn| conn.send_binary(data))
+    }
+
+    /// Sends a ping.
+    ///
+    /// # Errors
+    /// As for [`WebSocket::send_ping`].
+    pub fn send_ping(&self, data: &[u8]) -> Result<(), Error> {
+        self.shared.send(|conn| conn.send_ping(data))
+    }
+
+    /// Sends a pong.
+    ///
+    /// # Errors
+    /// As for [`WebSocket::send_ping`].
+    pub fn send_pong(&self, data: &[u8]) -> Result<(), Error> {
+        self.shared.send(|conn| conn.send_pong(data))
+    }
+
+    /// Sends any [`Message`].
+    ///
+    /// # Errors
+    /// As for [`WebSocket::send`].
+    pub fn send(&self, message: &Message) -> Result<(), Error> {
+        self.shared.send(|conn| match message {
+            Message::Text(text) => conn.send_text(text),
+            Message::Binary(data) => conn.send_binary(data),
+            Message::Ping(data) => conn.send_ping(data),
+            Message::Pong(data) => conn.send_pong(data),
+            Message::Close(code, reason) => conn.close(*code, reason),
+        })
+    }
+
+    /// Starts the close handshake. The [`Reader`] sees the peer's answer and then `Ok(None)`.
+    ///
+    /// # Errors
+    /// As for [`WebSocket::close`], without the wait.
+    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.shared.send(|conn| conn.close(code, reason))
+    }
+
+    /// Writes out anything left queued by an earlier retryable error.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn flush(&self) -> Result<(), Error> {
+        self.shared.send(|_| Ok(()))
+    }
+
+    /// Whether the connection is closing or closed: sends will be refused.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        lock(&self.shared.conn).state() != State::Open
+    }
+}

@@ -1,0 +1,55 @@
+//! Connection limits and behaviour, with their defaults and the reasons for them.
+
+use core::num::NonZeroUsize;
+
+const MIB: usize = 1 << 20;
+
+/// The settings of a [`Connection`](crate::Connection).
+///
+/// Every field has a documented default; memory bounds follow from them. A connection holds at
+/// most about `max_frame_size` bytes of receive buffer (plus one read chunk), `max_message_size`
+/// bytes of assembly buffer for a fragmented message, and `write_buffer_cap` (or one message,
+/// if larger) of output. Buffers grow with the bytes that actually arrive, never with a length a
+/// peer declares.
+///
+/// ```
+/// let mut config = rfc6455::Config::default();
+/// config.max_message_size = 1 << 20; // like Python websockets
+/// assert_eq!(config.max_frame_size, 16 << 20);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The largest frame payload accepted; a longer one fails the connection with 1009 as soon
+    /// as its header arrives. Default 16 MiB: tungstenite's default, and the largest single
+    /// frame the Autobahn TestSuite sends (cases 9.1.6 and 9.2.6).
+    pub max_frame_size: usize,
+    /// The largest message accepted, summed over its fragments; the frame that crosses it fails
+    /// the connection with 1009 at its header. Default 64 MiB: tungstenite's default, between
+    /// Python websockets' 1 MiB (too small for file transfers) and Node ws's 100 MiB.
+    pub max_message_size: usize,
+    /// Answer each ping with a pong carrying the same payload. Default `true`. When several
+    /// pings arrive before a pong could be written, only the latest is answered (RFC 6455
+    /// section 5.5.3 allows it), so a ping flood cannot grow the output buffer.
+    pub auto_pong: bool,
+    /// The largest payload of an outgoing frame: longer messages are sent as several fragments.
+    /// Default 16 MiB, so that peers with tungstenite's default frame limit accept every message.
+    pub fragment_size: NonZeroUsize,
+    /// How many bytes of output may wait unsent before `send_*` refuses a data message with
+    /// [`SendError::BufferFull`](crate::SendError::BufferFull). A message is always accepted
+    /// into an empty buffer, so the bound is the larger of this cap and one message. Control
+    /// frames (pong, close) are always accepted. Default 16 MiB.
+    pub write_buffer_cap: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_frame_size: 16 * MIB,
+            max_message_size: 64 * MIB,
+            auto_pong: true,
+            fragment_size: NonZeroUsize::new(16 * MIB).unwrap_or(NonZeroUsize::MIN),
+            write_buffer_cap: 16 * MIB,
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! The one error type of the handshake, grouped by who caused it.
+
+use alloc::{format, string::String, vec::Vec};
+use core::fmt;
+
+/// Why a handshake failed, on either side.
+///
+/// The variants are grouped by cause: a bad [`Url`](super::Url) or option given locally, misuse
+/// of the API, a peer's header block that breaks HTTP or a [`Limits`](super::Limits) bound
+/// (either side), a client's request that breaks
+/// [RFC 6455 section 4.2.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1), and a
+/// server's response that breaks
+/// [section 4.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.1) or refuses the upgrade.
+///
+/// A server answers a failed request with [`response`](HandshakeError::response) and closes
+/// the connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    // ---- Local: URL, options, API misuse.
+    /// The URL scheme is not `ws` or `wss`.
+    UrlScheme,
+    /// The URL has no host, or its host is not a DNS name, IPv4 address or `[IPv6]` literal.
+    UrlHost,
+    /// The URL port is not a number in 1..=65535.
+    UrlPort,
+    /// The URL has a fragment, which WebSocket URIs must not have
+    /// ([RFC 6455 section 3](https://www.rfc-editor.org/rfc/rfc6455#section-3)).
+    UrlFragment,
+    /// The URL has userinfo (`user:pass@`), which is not supported.
+    UrlUserinfo,
+    /// The URL's path or query holds a space, control or non-ASCII character.
+    UrlCharacter,
+    /// A [`ClientOptions`](super::ClientOptions) or [`Accept`](super::Accept) value cannot be
+    /// sent; the text says which.
+    InvalidOption(&'static str),
+    /// [`Request::accept`](super::Request::accept) was asked for a subprotocol the client did
+    /// not offer.
+    ProtocolNotOffered(String),
+    /// [`Request::accept`](super::Request::accept) was asked for an extension the client did not
+    /// offer.
+    ExtensionNotOffered(String),
+    /// The operating system's random number generator failed to produce a key.
+    Rng,
+    /// `recv` was called after the handshake had already succeeded or failed.
+    Finished,
+
+    // ---- The peer's header block, on either side.
+    /// The request line (or, for a client, the status line) is longer than `max_line_bytes`.
+    StartLineTooLong {
+        /// [`Limits::max_line_bytes`](super::Limits::max_line_bytes).
+        limit: usize,
+    },
+    /// A header line is longer than `max_line_bytes`.
+    HeaderLineTooLong {
+        /// [`Limits::max_line_bytes`](super::Limits::max_line_bytes).
+        limit: usize,
+    },
+    /// The header block is larger than `max_header_bytes`.
+    HeadersTooLarge {
+        /// [`Limits::max_header_bytes`](super::Limits::max_header_bytes).
+        limit: usize,
+    },
+    /// There are more than `max_headers` header lines.
+    TooManyHeaders {
+        /// [`Limits::max_headers`](super::Limits::max_headers).
+        limit: usize,
+    },
+    /// The header block is not valid HTTP/1.x.
+    Malformed(httparse::Error),
+    /// The message is HTTP/1.0; a handshake needs HTTP/1.1.
+    HttpVersion,
+    /// No `Upgrade` header holds the token `websocket`.
+    NoUpgradeWebsocket,
+    /// No `Connection` header holds the token `Upgrade`.
+    NoConnectionUpgrade,
+    /// A `Sec-WebSocket-Protocol` element is not a token.
+    InvalidProtocolHeader,
+    /// A `Sec-WebSocket-Extensions` header does not follow
+    /// [RFC 6455 section 9.1](https://www.rfc-editor.org/rfc/rfc6455#section-9.1).
+    InvalidExtensionHeader,
+
+    // ---- The client's request, found by the server.
+    /// The method is not `GET`.
+    MethodNotGet,
+    /// The request has no `Host` header.
+    MissingHost,
+    /// The request has more than one `Host` header.
+    DuplicateHost,
+    /// The request has no `Sec-WebSocket-Key` header.
+    MissingKey,
+    /// The request has more than one `Sec-WebSocket-Key` header.
+    DuplicateKey,
+    /// `Sec-WebSocket-Key` is not the base64 encoding of 16 bytes.
+    InvalidKey,
+    /// The request has no `Sec-WebSocket-Version` header.
+    MissingVersion,
+    /// `Sec-WebSocket-Version` is not exactly one `13`.
+    UnsupportedVersion,
+
+    // ---- The server's response, found by the client.
+    /// The server answered with a status other than 101.
+    Rejected {
+        /// The response's status code.
+        status: u16,
+        /// The response's headers, values trimmed.
+        headers: Vec<(String, Vec<u8>)>,
+        /// The body as received (transfer coding not undone), at most
+        /// [`Limits::max_body_bytes`](super::Limits::max_body_bytes).
+        body: Vec<u8>,
+    },
+    /// The 101 response has no `Sec-WebSocket-Accept` header.
+    MissingAccept,
+    /// `Sec-WebSocket-Accept` is not the value our key calls for.
+    WrongAccept,
+    /// The server selected a subprotocol the client did not offer.
+    UnofferedProtocol(String),
+    /// The server selected more than one subprotocol.
+    MultipleProtocols,
+    /// The server accepted an extension the client did not offer.
+    UnofferedExtension(String),
+    /// The stream ended before the response's header block did.
+    Truncated,
+}
+
+impl HandshakeError {
+    /// The status a server answers a request that failed with this error: 400, or 405 for a
+    /// method other than GET, 414 for a long request line, 426 for a missing or unsupported
+    /// version, 431 for the other header limits, 505 for HTTP/1.0.
+    ///
+    /// `None` for errors that only a client or the local side can have (URL, options, the
+    /// server's response). The header-block errors can also come from a client parsing a
+    /// response; the status is then simply not used.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        use HandshakeError::*;
+        Some(match self {
+            MethodNotGet => 405,
+            StartLineTooLong { .. } => 414,
+            MissingVersion | UnsupportedVersion => 426,
+            HeaderLineTooLong { .. } | HeadersTooLarge { .. } | TooManyHeaders { .. } => 431,
+            HttpVersion | Malformed(httparse::Error::Version) => 505,
+            Malformed(_) | NoUpgradeWebsocket | NoConnectionUpgrade | InvalidProtocolHeader
+            | InvalidExtensionHeader | MissingHost | DuplicateHost | MissingKey | DuplicateKey
+            | InvalidKey => 400,
+            _ => return None,
+        })
+    }
+
+    /// A complete HTTP/1.1 response for a server to write before closing the connection:
+    /// [`status`](Self::status), `Connection: close`, `Content-Length` and this error's text as
+    /// a plain-text body. A 405 carries `Allow: GET`; a 426 carries `Sec-WebSocket-Version: 13`
+    /// and `Upgrade: websocket`
+    /// ([RFC 6455 section 4.4](https://www.rfc-editor.org/rfc/rfc6455#section-4.4)).
+    ///
+    /// `None` when [`status`](Self::status) is.
+    ///
+    /// ```
+    /// use rfc6455::handshake::{Limits, ServerHandshake};
+    /// let mut server = ServerHandshake::new(Limits::default());
+    /// let err = server.recv(b"POST / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap_err();
+    /// let response = err.response().unwrap();
+    /// assert!(response.starts_with(b"HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n"));
+    /// ```
+    #[must_use]
+    pub fn response(&self) -> Option<Vec<u8>> {
+        const TEXT: (&str, &str) = ("Content-Type", "text/plain; charset=utf-8");
+        let status = self.status()?;
+        let headers: &[(&str, &str)] = match status {
+            405 => &[("Allow", "GET"), TEXT],
+            426 => &[
+                ("Sec-WebSocket-Version", "13"),
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade, close"),
+                TEXT,
+            ],
+            _ => &[TEXT],
+        };
+        Some(super::reject(status, headers, format!("{self}\n").as_bytes()))
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use HandshakeError::*;
+        match self {
+            UrlScheme => f.write_str("URL scheme is not ws:// or wss://; use ws:// for plain TCP or wss:// for TLS"),
+            UrlHost => f.write_str("URL has no valid host; give a DNS name, an IPv4 address or a bracketed IPv6 literal"),
+            UrlPort => f.write_str("URL port is not a number from 1 to 65535"),
+            UrlFragment => f.write_str("URL has a fragment (#...), which WebSocket URLs must not have; remove it"),
+            UrlUserinfo => f.write_str("URL has userinfo (user@host), which is not supported; send credentials in a header"),
+            UrlCharacter => f.write_str("URL path or query holds a space, control or non-ASCII character; percent-encode it"),
+            InvalidOption(what) => write!(f, "invalid handshake option: {what}"),
+            ProtocolNotOffered(p) => write!(f, "cannot select subprotocol {p:?}: the client did not offer it; pick one from Request::protocols()"),
+            ExtensionNotOffered(e) => write!(f, "cannot accept extension {e:?}: the client did not offer it; answer only Request::extensions()"),
+            Rng => f.write_str("the operating system's random number generator failed; retry, or pass a key to ClientHandshake::new"),
+            Finished => f.write_str("the handshake already finished; pass leftover bytes to the connection, or close it after an error"),
+            StartLineTooLong { limit } => write!(f, "request or status line longer than {limit} bytes (Limits::max_line_bytes)"),
+            HeaderLineTooLong { limit } => write!(f, "header line longer than {limit} bytes (Limits::max_line_bytes)"),
+            HeadersTooLarge { limit } => write!(f, "header block larger than {limit} bytes (Limits::max_header_bytes)"),
+            TooManyHeaders { limit } => write!(f, "more than {limit} header lines (Limits::max_headers)"),
+            Malformed(e) => write!(f, "malformed HTTP header block: {e}"),
+            HttpVersion => f.write_str("HTTP/1.0 cannot carry a WebSocket handshake; use HTTP/1.1"),
+            NoUpgradeWebsocket => f.write_str("no Upgrade header with the token websocket"),
+            NoConnectionUpgrade => f.write_str("no Connection header with the token Upgrade"),
+            InvalidProtocolHeader => f.write_str("Sec-WebSocket-Protocol is not a comma-separated list of tokens"),
+            InvalidExtensionHeader => f.write_str("Sec-WebSocket-Extensions does not follow the syntax of RFC 6455 section 9.1"),
+            MethodNotGet => f.write_str("a WebSocket handshake must use the GET method"),
+            MissingHost => f.write_str("the request has no Host header"),
+            DuplicateHost => f.write_str("the request has more than one Host header"),
+            MissingKey => f.write_str("the request has no Sec-WebSocket-Key header"),
+            DuplicateKey => f.write_str("the request has more than one Sec-WebSocket-Key header"),
+            InvalidKey => f.write_str("Sec-WebSocket-Key is not the base64 encoding of 16 bytes"),
+            MissingVersion => f.write_str("the request has no Sec-WebSocket-Version header; this server speaks version 13"),
+            UnsupportedVersion => f.write_str("Sec-WebSocket-Version is not 13, the only version this server speaks"),
+            Rejected { status, .. } => write!(f, "the server refused the upgrade with status {status}; its headers and body say why"),
+            MissingAccept => f.write_str("the 101 response has no Sec-WebSocket-Accept; the server is not a WebSocket server"),
+            WrongAccept => f.write_str("Sec-WebSocket-Accept does not match our key; the server or a proxy mishandled the handshake"),
+            UnofferedProtocol(p) => write!(f, "the server selected subprotocol {p:?}, which we did not offer"),
+            MultipleProtocols => f.write_str("the server selected more than one subprotocol"),
+            UnofferedExtension(e) => write!(f, "the server accepted extension {e:?}, which we did not offer"),
+            Truncated => f.write_str("the connection closed before the response's header block was complete"),
+        }
+    }
+}
+
+impl core::error::Error for HandshakeError {}

@@ -1,0 +1,311 @@
+//! The server's side: validate the request, write the 101
+//! ([RFC 6455 section 4.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2)).
+
+use alloc::{string::String, vec::Vec};
+
+use super::{
+    BASE64, Extension, Fields, HandshakeError, Head, Limits, accept_key, extension_names,
+    extensions, has_token, owned, parsed, protocols, push_headers, single, values,
+};
+use base64::Engine as _;
+
+/// A server's opening handshake: reads the client's request.
+///
+/// Feed every byte read to [`recv`](Self::recv) until it returns the [`Request`], then write
+/// [`Request::accept`] (or [`reject`](super::reject) to refuse, after checking the origin, path
+/// or credentials). If `recv` fails, write [`HandshakeError::response`] and close.
+///
+/// ```
+/// use rfc6455::handshake::{Accept, Limits, ServerHandshake};
+///
+/// let mut server = ServerHandshake::new(Limits::default());
+/// let request = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\n\r\n";
+/// let (first, rest) = request.split_at(30); // any chunking works
+/// assert!(server.recv(first)?.is_none());
+/// let request = server.recv(rest)?.expect("a complete request");
+///
+/// let response = request.accept(&Accept::new())?;
+/// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// assert!(response.windows(28).any(|w| w == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+/// # Ok::<(), rfc6455::handshake::HandshakeError>(())
+/// ```
+#[derive(Debug)]
+pub struct ServerHandshake {
+    limits: Limits,
+    head: Head,
+    done: bool,
+}
+
+impl ServerHandshake {
+    /// A handshake that will read one request within `limits`.
+    #[must_use]
+    pub fn new(limits: Limits) -> ServerHandshake {
+        ServerHandshake { limits, head: Head::default(), done: false }
+    }
+
+    /// Feeds bytes read from the client, in any chunking.
+    ///
+    /// `Ok(None)`: more bytes are needed. `Ok(Some(request))`: the header block is complete and
+    /// meets every MUST of [RFC 6455 section 4.2.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1);
+    /// bytes after it are in [`Request::leftover`].
+    ///
+    /// # Errors
+    /// Every error carries the [`status`](HandshakeError::status) and
+    /// [`response`](HandshakeError::response) to answer with:
+    /// - 414 and 431 as soon as a [`Limits`] bound is crossed, before buffering beyond it;
+    /// - 400 for malformed HTTP, a missing or repeated `Host`, no `Upgrade: websocket` or
+    ///   `Connection: Upgrade` token, a missing, repeated or invalid `Sec-WebSocket-Key`, or bad
+    ///   `Sec-WebSocket-Protocol` / `Sec-WebSocket-Extensions` syntax;
+    /// - 405 for a method other than GET, 505 for HTTP/1.0;
+    /// - 426 unless `Sec-WebSocket-Version` is exactly one `13`.
+    ///
+    /// After a request or an error, `recv` fails with [`Finished`](HandshakeError::Finished).
+    pub fn recv(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
+        if self.done {
+            return Err(HandshakeError::Finished);
+        }
+        let end = self.head.feed(data, &self.limits);
+        if let Ok(None) = end {
+            return Ok(None);
+        }
+        // Complete or failed: either way the handshake is over and its buffer can go.
+        self.done = true;
+        let head = core::mem::take(&mut self.head);
+        let used = end?.unwrap_or_default();
+        parse_request(&head, data.get(used..).unwrap_or_default()).map(Some)
+    }
+
+    #[cfg(test)]
+    pub(super) fn head(&self) -> &Head {
+        &self.head
+    }
+}
+
+fn parse_request(head: &Head, rest: &[u8]) -> Result<Request, HandshakeError> {
+    let mut slots = head.header_slots();
+    let mut request = httparse::Request::new(&mut slots);
+    parsed(request.parse(&head.buf), head.buf.len())?;
+    if request.method != Some("GET") {
+        return Err(HandshakeError::MethodNotGet);
+    }
+    if request.version != Some(1) {
+        return Err(HandshakeError::HttpVersion);
+    }
+    let headers = owned(request.headers);
+    match single(&headers, "Host") {
+        Err(0) => return Err(HandshakeError::MissingHost),
+        Err(_) => return Err(HandshakeError::DuplicateHost),
+        Ok(_) => {}
+    }
+    if !has_token(&headers, "Upgrade", "websocket") {
+        return Err(HandshakeError::NoUpgradeWebsocket);
+    }
+    if !has_token(&headers, "Connection", "upgrade") {
+        return Err(HandshakeError::NoConnectionUpgrade);
+    }
+    match single(&headers, "Sec-WebSocket-Version") {
+        Ok(b"13") => {}
+        Err(0) => return Err(HandshakeError::MissingVersion),
+        _ => return Err(HandshakeError::UnsupportedVersion),
+    }
+    let key = match single(&headers, "Sec-WebSocket-Key") {
+        Ok(key) => key,
+        Err(0) => return Err(HandshakeError::MissingKey),
+        Err(_) => return Err(HandshakeError::DuplicateKey),
+    };
+    // 16 bytes are 24 base64 characters, which decode to at most 18 bytes.
+    let decoded = BASE64.decode_slice(key, &mut [0; 18]);
+    let key = match core::str::from_utf8(key) {
+        Ok(key) if key.len() == 24 && matches!(decoded, Ok(16)) => String::from(key),
+        _ => return Err(HandshakeError::InvalidKey),
+    };
+    Ok(Request {
+        method: String::from(request.method.unwrap_or_default()),
+        uri: String::from(request.path.unwrap_or_default()),
+        key,
+        protocols: protocols(&headers)?,
+        extensions: extensions(&headers)?,
+        headers,
+        leftover: rest.to_vec(),
+    })
+}
+
+/// A client's valid opening request, owned.
+#[derive(Clone, Debug)]
+pub struct Request {
+    method: String,
+    uri: String,
+    headers: Fields,
+    key: String,
+    protocols: Vec<String>,
+    extensions: Vec<Extension>,
+    leftover: Vec<u8>,
+}
+
+impl Request {
+    /// The method: always `GET`.
+    #[must_use]
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request target as in the request line, such as `/chat?room=1`.
+    #[must_use]
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// The target's path: [`uri`](Self::uri) without the query (and without `scheme://host`
+    /// if the client sent the absolute form).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        let path = self.uri.split_once('?').map_or(self.uri.as_str(), |(path, _)| path);
+        match path.split_once("://") {
+            Some((_, rest)) if !path.starts_with('/') => rest.find('/').map_or("/", |i| &rest[i..]),
+            _ => path,
+        }
+    }
+
+    /// The target's query, after the first `?`.
+    #[must_use]
+    pub fn query(&self) -> Option<&str> {
+        self.uri.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The first header called `name` (any case), if its value is UTF-8.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        core::str::from_utf8(values(&self.headers, name).next()?).ok()
+    }
+
+    /// Every header as received, in order: name, and value with surrounding whitespace trimmed.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
+    /// The `Origin` header, which browsers send: check it against the origins allowed to connect
+    /// ([RFC 6455 section 10.2](https://www.rfc-editor.org/rfc/rfc6455#section-10.2)) and
+    /// refuse others with 403.
+    #[must_use]
+    pub fn origin(&self) -> Option<&str> {
+        self.header("Origin")
+    }
+
+    /// The `Sec-WebSocket-Key` value (base64 of 16 bytes).
+    #[must_use]
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The subprotocols offered, in the client's order of preference.
+    #[must_use]
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The extensions offered, in the client's order of preference.
+    #[must_use]
+    pub fn extensions(&self) -> &[Extension] {
+        &self.extensions
+    }
+
+    /// Bytes received after the header block: frames the client sent without waiting for the
+    /// response.
+    #[must_use]
+    pub fn leftover(&self) -> &[u8] {
+        &self.leftover
+    }
+
+    /// Takes the bytes received after the header block, for the connection to consume first.
+    #[must_use]
+    pub fn take_leftover(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.leftover)
+    }
+
+    /// The 101 response that completes the handshake
+    /// ([RFC 6455 section 4.2.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2)), with
+    /// the selected subprotocol, the extension answers and extra headers of `accept`.
+    ///
+    /// # Errors
+    /// Local misuse: [`ProtocolNotOffered`](HandshakeError::ProtocolNotOffered) or
+    /// [`ExtensionNotOffered`](HandshakeError::ExtensionNotOffered) for a choice the client did
+    /// not offer (the client would fail the connection), and
+    /// [`InvalidOption`](HandshakeError::InvalidOption) for an extension answer that does not
+    /// parse or a header that cannot be written as is.
+    pub fn accept(&self, accept: &Accept) -> Result<Vec<u8>, HandshakeError> {
+        let mut out = String::from(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: ",
+        );
+        out.extend(accept_key(self.key.as_bytes()).map(char::from));
+        out.push_str("\r\n");
+        if let Some(protocol) = &accept.protocol {
+            if !self.protocols.contains(protocol) {
+                return Err(HandshakeError::ProtocolNotOffered(protocol.clone()));
+            }
+            out.push_str(&alloc::format!("Sec-WebSocket-Protocol: {protocol}\r\n"));
+        }
+        let names = extension_names(&accept.extensions)?;
+        if let Some(name) = names.iter().find(|n| !self.extensions.iter().any(|e| &e.name == *n)) {
+            return Err(HandshakeError::ExtensionNotOffered(name.clone()));
+        }
+        if !accept.extensions.is_empty() {
+            let answers = accept.extensions.join(", ");
+            out.push_str(&alloc::format!("Sec-WebSocket-Extensions: {answers}\r\n"));
+        }
+        push_headers(&mut out, &accept.headers)?;
+        out.push_str("\r\n");
+        Ok(out.into_bytes())
+    }
+}
+
+/// What a server answers in its 101 beyond the mandatory headers.
+///
+/// ```
+/// use rfc6455::handshake::Accept;
+/// let accept = Accept::new().protocol("chat.v2").header("Set-Cookie", "session=1");
+/// assert_eq!(accept.protocol.as_deref(), Some("chat.v2"));
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Accept {
+    /// The subprotocol selected, one of [`Request::protocols`]. Default: none.
+    pub protocol: Option<String>,
+    /// Extension answers, each a raw `Sec-WebSocket-Extensions` element naming an extension
+    /// the client offered, such as `permessage-deflate; server_no_context_takeover`.
+    /// Default: none.
+    pub extensions: Vec<String>,
+    /// Extra headers. Names must be tokens; values must not hold CR, LF or NUL. Default: none.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Accept {
+    /// No subprotocol, extensions or extra headers.
+    #[must_use]
+    pub fn new() -> Accept {
+        Accept::default()
+    }
+
+    /// Selects a subprotocol.
+    #[must_use]
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Accept {
+        self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Adds an extension answer.
+    #[must_use]
+    pub fn extension(mut self, answer: impl Into<String>) -> Accept {
+        self.extensions.push(answer.into());
+        self
+    }
+
+    /// Adds an extra response header.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Accept {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}

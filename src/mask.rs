@@ -1,0 +1,1060 @@
+//! Payload masking (RFC 6455 §5.3).
+//!
+//! Every frame a client sends is masked: each payload byte `i` is XORed with byte `i % 4` of a
+//! 4-byte key chosen per frame. Masking is its own inverse, so the same functions mask and unmask.
+//!
+//! Payloads may arrive (or be produced) in pieces, so every function takes a *phase*: the index of
+//! the key byte that applies to the first byte of the buffer. Each function returns the phase for
+//! the byte after the buffer, to be passed to the next call.
+//!
+//! # Implementation
+//!
+//! * Short buffers (the common case: most frames carry a few dozen bytes) are masked inline, a
+//!   64-bit word at a time, with no call through a function pointer.
+//! * Longer buffers go to an explicit SIMD kernel: AVX2 when the CPU has it (detected once, at run
+//!   time, with the `std` feature) or SSE2 (always present) on x86-64, NEON on AArch64. Any other
+//!   target, and Miri, uses the portable word loop, which is entirely safe code.
+
+use alloc::vec::Vec;
+use core::mem::MaybeUninit;
+
+/// Buffers at least this long go to the SIMD kernel (where there is one); shorter ones are
+/// masked inline with the portable word loop. Measured: below this the word loop is as fast as
+/// a call into the kernel.
+const SIMD_MIN_LEN: usize = 64;
+
+/// Applies (XORs) the 4-byte WebSocket masking key to `buf` in place, starting at byte `phase`
+/// of the key (`phase` is taken modulo 4), and returns the phase for the byte after `buf`,
+/// i.e. `(phase + buf.len()) % 4`.
+///
+/// Masking twice is the identity, so this both masks and unmasks. Because of the phase, a
+/// payload that arrives in pieces can be unmasked piece by piece: pass the returned phase to the
+/// call for the next piece.
+///
+/// Short buffers are masked inline a word at a time; long ones by the fastest SIMD kernel the CPU
+/// supports (chosen once, on first use).
+///
+/// # Example
+///
+/// The masked "Hello" frame from RFC 6455 §5.7, unmasked whole and in two pieces:
+///
+/// ```
+/// use rfc6455::mask::apply_mask;
+///
+/// let key = [0x37, 0xfa, 0x21, 0x3d];
+/// let masked = [0x7f, 0x9f, 0x4d, 0x51, 0x58];
+///
+/// let mut payload = masked;
+/// assert_eq!(apply_mask(&mut payload, key, 0), 1);
+/// assert_eq!(&payload, b"Hello");
+///
+/// let mut payload = masked;
+/// let (first, second) = payload.split_at_mut(3);
+/// let phase = apply_mask(first, key, 0);
+/// assert_eq!(phase, 3);
+/// apply_mask(second, key, phase);
+/// assert_eq!(&payload, b"Hello");
+///
+/// // Masking again restores the masked bytes.
+/// apply_mask(&mut payload, key, 0);
+/// assert_eq!(payload, masked);
+/// ```
+#[inline]
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
+    if buf.len() < SIMD_MIN_LEN {
+        mask_words::<ALIGN_WORDS>(buf, rotate_key(key, phase));
+    } else {
+        mask_long(buf, rotate_key(key, phase));
+    }
+    next_phase(phase, buf.len())
+}
+
+/// Applies the masking key to `buf` one byte at a time; same contract and result as
+/// [`apply_mask`].
+///
+/// This plain byte loop is the reference every fast path is tested against, and the floor the
+/// benchmarks compare with.
+pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
+    let phase = phase & 3;
+    for (i, byte) in buf.iter_mut().enumerate() {
+        *byte ^= key[(phase + i) & 3];
+    }
+    next_phase(phase, buf.len())
+}
+
+/// Appends `src` to `out`, masked with `key` starting at key byte `phase` (taken modulo 4), and
+/// returns the phase for the byte after `src`, i.e. `(phase + src.len()) % 4`.
+///
+/// The bytes are masked as they are copied, in one pass: this equals
+/// `out.extend_from_slice(src)` followed by [`apply_mask`] on the appended bytes, without
+/// touching the memory twice.
+#[inline]
+#[allow(unsafe_code)]
+pub fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], phase: usize) -> usize {
+    let start = out.len();
+    out.reserve(src.len());
+    let dst = &mut out.spare_capacity_mut()[..src.len()];
+    mask_copy(dst, src, rotate_key(key, phase));
+    // SAFETY: `reserve` made room for `src.len()` more bytes, and `mask_copy` initialised every
+    // byte of `dst`, which is exactly `out`'s spare capacity `start..start + src.len()`.
+    unsafe { out.set_len(start + src.len()) };
+    next_phase(phase, src.len())
+}
+
+/// `(phase + len) % 4`, without overflow for any `phase`.
+#[inline(always)]
+fn next_phase(phase: usize, len: usize) -> usize {
+    ((phase & 3) + (len & 3)) & 3
+}
+
+/// The key rotated so that byte 0 is the one for phase `phase`: a buffer masked with `key` from
+/// `phase` is masked with the result from phase 0.
+#[inline(always)]
+fn rotate_key(key: [u8; 4], phase: usize) -> [u8; 4] {
+    // Little-endian regardless of the target: byte `i` sits at bits `8 * i`, so rotating right by
+    // `8 * phase` bits moves byte `phase` to position 0.
+    u32::from_le_bytes(key)
+        .rotate_right(((phase & 3) * 8) as u32)
+        .to_le_bytes()
+}
+
+/// The key (rotated to phase 0) repeated over a native-endian 64-bit word, so that XORing a word
+/// loaded with `from_ne_bytes` masks 8 bytes from phase 0.
+#[inline(always)]
+fn word_key(rk: [u8; 4]) -> u64 {
+    // The two halves are equal, so the result is the same for either byte order.
+    u64::from(u32::from_ne_bytes(rk)) * 0x1_0000_0001
+}
+
+/// Whether the portable loop first steps to an 8-byte-aligned address, byte by byte. Not needed
+/// where unaligned word access is as fast as aligned (it would only add a byte loop), needed on
+/// targets where an unaligned `u64` access is split into byte accesses.
+const ALIGN_WORDS: bool = !cfg!(any(
+    target_arch = "x86",
+    target_arch = "x86_64",
+    target_arch = "aarch64"
+));
+
+/// The portable path: masks `buf` from phase 0 of the (already rotated) key `rk`, 8 bytes at a
+/// time. Safe code only: this is what runs on targets without a SIMD kernel, in `no_std` and
+/// under Miri, and for short buffers everywhere.
+///
+/// The bytes after the last whole word are not done one by one: the last 8 bytes are read
+/// before anything is written, and written back last, XORed with the key for their phase,
+/// rewriting the bytes they share with the last whole word with the values these already have.
+/// Buffers of 4 to 7 bytes get the same treatment with two 4-byte words.
+///
+/// With `ALIGN`, the bytes before the first 8-byte boundary are done one by one first.
+#[inline(always)]
+fn mask_words<const ALIGN: bool>(buf: &mut [u8], rk: [u8; 4]) {
+    if ALIGN {
+        let head = buf.as_ptr().align_offset(8).min(buf.len());
+        let (head_bytes, rest) = buf.split_at_mut(head);
+        mask_bytes(head_bytes, rk);
+        mask_words::<false>(rest, rotate_key(rk, head));
+        return;
+    }
+    let len = buf.len();
+    if len >= 8 {
+        let last = read_u64(&buf[len - 8..]);
+        let k64 = word_key(rk);
+        let mut words = buf.chunks_exact_mut(8);
+        for word in &mut words {
+            word.copy_from_slice(&(read_u64(word) ^ k64).to_ne_bytes());
+        }
+        if !words.into_remainder().is_empty() {
+            // The last 8 bytes start at phase `(len - 8) % 4 == len % 4`.
+            let last = last ^ word_key(rotate_key(rk, len));
+            buf[len - 8..].copy_from_slice(&last.to_ne_bytes());
+        }
+    } else if len >= 4 {
+        let last = read_u32(&buf[len - 4..]);
+        let first = read_u32(buf) ^ u32::from_ne_bytes(rk);
+        buf[..4].copy_from_slice(&first.to_ne_bytes());
+        // The last 4 bytes start at phase `(len - 4) % 4 == len % 4`.
+        let last = last ^ u32::from_ne_bytes(rotate_key(rk, len));
+        buf[len - 4..].copy_from_slice(&last.to_ne_bytes());
+    } else {
+        mask_bytes(buf, rk);
+    }
+}
+
+/// Masks `buf` byte by byte from phase 0 of the rotated key (used for fewer than 8 bytes).
+#[inline(always)]
+fn mask_bytes(buf: &mut [u8], rk: [u8; 4]) {
+    for (byte, k) in buf.iter_mut().zip(rk.iter().cycle()) {
+        *byte ^= k;
+    }
+}
+
+/// The first 8 bytes of `bytes` as a native-endian word.
+#[inline(always)]
+fn read_u64(bytes: &[u8]) -> u64 {
+    u64::from_ne_bytes([
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ])
+}
+
+/// The first 4 bytes of `bytes` as a native-endian word.
+#[inline(always)]
+fn read_u32(bytes: &[u8]) -> u32 {
+    u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
+
+/// Portable copy-and-mask: writes `src[i] ^ rk[i % 4]` to every `dst[i]`, 8 bytes at a time,
+/// the bytes after the last whole word with one overlapping word. `dst` and `src` have the same
+/// length.
+#[inline(always)]
+fn mask_copy_words(dst: &mut [MaybeUninit<u8>], src: &[u8], rk: [u8; 4]) {
+    debug_assert_eq!(dst.len(), src.len());
+    let len = dst.len().min(src.len());
+    if len < 8 {
+        for ((out, byte), k) in dst.iter_mut().zip(src).zip(rk.iter().cycle()) {
+            out.write(byte ^ k);
+        }
+        return;
+    }
+    let k64 = word_key(rk);
+    let mut dst_words = dst.chunks_exact_mut(8);
+    for (d, s) in (&mut dst_words).zip(src.chunks_exact(8)) {
+        write_u64(d, read_u64(s) ^ k64);
+    }
+    if !dst_words.into_remainder().is_empty() {
+        // The last 8 bytes start at phase `(len - 8) % 4 == len % 4`.
+        let last = read_u64(&src[len - 8..]) ^ word_key(rotate_key(rk, len));
+        write_u64(&mut dst[len - 8..], last);
+    }
+}
+
+/// Writes `word` to the first 8 bytes of `out`, native-endian.
+#[inline(always)]
+fn write_u64(out: &mut [MaybeUninit<u8>], word: u64) {
+    for (o, b) in out.iter_mut().zip(word.to_ne_bytes()) {
+        o.write(b);
+    }
+}
+
+/// Writes `src` masked with the rotated key `rk` to `dst` (same length), initialising every
+/// byte of `dst`.
+#[inline(always)]
+fn mask_copy(dst: &mut [MaybeUninit<u8>], src: &[u8], rk: [u8; 4]) {
+    debug_assert_eq!(dst.len(), src.len());
+    let done = if src.len() < SIMD_MIN_LEN {
+        0
+    } else {
+        simd::mask_copy_prefix(dst, src, rk)
+    };
+    // The kernel did all bytes or none, so the key phase of the rest is 0.
+    mask_copy_words(&mut dst[done..], &src[done..], rk);
+}
+
+/// The out-of-line part of [`apply_mask`] for buffers of [`SIMD_MIN_LEN`] bytes or more.
+#[inline(never)]
+fn mask_long(buf: &mut [u8], rk: [u8; 4]) {
+    let done = simd::mask_prefix(buf, rk);
+    // The kernel did all bytes or none, so the key phase of the rest is 0.
+    mask_words::<ALIGN_WORDS>(&mut buf[done..], rk);
+}
+
+/// A SIMD kernel: writes `src[i] ^ rk[i % 4]` to `dst[i]` for every `i < len` and returns
+/// `len`, or, if `len` is shorter than one vector, touches nothing and returns 0.
+///
+/// The main loop stores whole vectors at vector-aligned addresses of `dst`, from the first
+/// aligned one on. The bytes before it and after the last whole vector are done with one
+/// unaligned vector at the start and one ending at `len`, overlapping bytes the loop does, with
+/// the key shifted to match. Both are loaded before anything is stored (so that in place they
+/// hold the original bytes) and stored after the loop, so the overlapped bytes are rewritten with
+/// the values they already have.
+///
+/// # Safety
+///
+/// `src` must be valid for reads and `dst` for writes of `len` bytes; either `src == dst` (in
+/// place) or the two ranges do not overlap. The CPU must support the kernel's target features.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
+type Kernel = unsafe fn(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize;
+
+/// The key words a kernel with `VECTOR`-byte vectors needs: for the main loop, which starts at
+/// the first `VECTOR`-aligned byte of `dst`; for the first vector (phase 0); for the last
+/// vector, which starts at `len - VECTOR`. Also that start offset of the loop.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
+#[inline(always)]
+fn kernel_keys<const VECTOR: usize>(dst: *mut u8, len: usize, rk: [u8; 4]) -> (usize, [u32; 3]) {
+    let start = dst.addr().wrapping_neg() & (VECTOR - 1);
+    let word = |phase| u32::from_ne_bytes(rotate_key(rk, phase));
+    // `VECTOR` is a multiple of 4, so `(len - VECTOR) % 4 == len % 4`.
+    (start, [word(start), word(0), word(len)])
+}
+
+/// The x86-64 kernels.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86 {
+    use core::arch::x86_64::{
+        __m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128,
+    };
+
+    /// The SSE2 kernel (SSE2 is part of the x86-64 baseline): 64 bytes per iteration, then 16,
+    /// with overlapping first and last vectors. Needs `len >= 16`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`super::Kernel`].
+    #[cfg(any(not(target_feature = "avx2"), test))]
+    #[inline]
+    pub(super) unsafe fn mask_sse2(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
+        if len < 16 {
+            return 0;
+        }
+        let (start, [loop_key, first_key, last_key]) = super::kernel_keys::<16>(dst, len, rk);
+        // SAFETY: `len >= 16`, so the first and the last 16 bytes of `src` are in bounds;
+        // `loadu` has no alignment requirement; SSE2 is always available on x86-64. Nothing has
+        // been stored yet, so these hold the original bytes even when masking in place.
+        let (key, first, last) = unsafe {
+            (
+                _mm_set1_epi32(loop_key as i32),
+                _mm_loadu_si128(src.cast::<__m128i>()),
+                _mm_loadu_si128(src.add(len - 16).cast::<__m128i>()),
+            )
+        };
+        // `start < 16 <= len`.
+        let mut i = start;
+        while len - i >= 64 {
+            // SAFETY: `i + 64 <= len`, so the 64 bytes at offset `i` are within both ranges the
+            // caller vouched for. `loadu`/`storeu` allow any alignment. All four loads happen
+            // before the stores to the same bytes, so masking in place (`src == dst`) is fine,
+            // and otherwise the ranges do not overlap.
+            unsafe {
+                let s = src.add(i).cast::<__m128i>();
+                let d = dst.add(i).cast::<__m128i>();
+                let a = _mm_loadu_si128(s);
+                let b = _mm_loadu_si128(s.add(1));
+                let c = _mm_loadu_si128(s.add(2));
+                let e = _mm_loadu_si128(s.add(3));
+                _mm_storeu_si128(d, _mm_xor_si128(a, key));
+                _mm_storeu_si128(d.add(1), _mm_xor_si128(b, key));
+                _mm_storeu_si128(d.add(2), _mm_xor_si128(c, key));
+                _mm_storeu_si128(d.add(3), _mm_xor_si128(e, key));
+            }
+            i += 64;
+        }
+        while len - i >= 16 {
+            // SAFETY: `i + 16 <= len`, so these 16 bytes are within both ranges; unaligned
+            // access is allowed; load before store, as above.
+            unsafe {
+                let a = _mm_loadu_si128(src.add(i).cast::<__m128i>());
+                _mm_storeu_si128(dst.add(i).cast::<__m128i>(), _mm_xor_si128(a, key));
+            }
+            i += 16;
+        }
+        // SAFETY: `len >= 16`, so the first and the last 16 bytes of `dst` are in bounds;
+        // unaligned stores are allowed. `first` and `last` hold the original bytes and are
+        // XORed with the key for their phase, so bytes the loop already did are rewritten with
+        // the same values.
+        unsafe {
+            if start != 0 {
+                let first = _mm_xor_si128(first, _mm_set1_epi32(first_key as i32));
+                _mm_storeu_si128(dst.cast::<__m128i>(), first);
+            }
+            if i != len {
+                let last = _mm_xor_si128(last, _mm_set1_epi32(last_key as i32));
+                _mm_storeu_si128(dst.add(len - 16).cast::<__m128i>(), last);
+            }
+        }
+        len
+    }
+
+    /// The AVX2 kernel: 128 bytes per iteration, then 32, with overlapping first and last
+    /// vectors. Needs `len >= 32`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`super::Kernel`]; in particular the CPU must support AVX2.
+    #[cfg(any(feature = "std", target_feature = "avx2", test))]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn mask_avx2(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
+        use core::arch::x86_64::{
+            __m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256, _mm256_xor_si256,
+        };
+
+        if len < 32 {
+            return 0;
+        }
+        let (start, [loop_key, first_key, last_key]) = super::kernel_keys::<32>(dst, len, rk);
+        // SAFETY: `len >= 32`, so the first and the last 32 bytes of `src` are in bounds;
+        // `loadu` has no alignment requirement; the caller guarantees AVX2. Nothing has been
+        // stored yet, so these hold the original bytes even when masking in place.
+        let (key, first, last) = unsafe {
+            (
+                _mm256_set1_epi32(loop_key as i32),
+                _mm256_loadu_si256(src.cast::<__m256i>()),
+                _mm256_loadu_si256(src.add(len - 32).cast::<__m256i>()),
+            )
+        };
+        // `start < 32 <= len`.
+        let mut i = start;
+        while len - i >= 128 {
+            // SAFETY: `i + 128 <= len`, so the 128 bytes at offset `i` are within both ranges
+            // the caller vouched for. `loadu`/`storeu` allow any alignment. All four loads
+            // happen before the stores to the same bytes, so masking in place is fine, and
+            // otherwise the ranges do not overlap. AVX2 is guaranteed by the caller.
+            unsafe {
+                let s = src.add(i).cast::<__m256i>();
+                let d = dst.add(i).cast::<__m256i>();
+                let a = _mm256_loadu_si256(s);
+                let b = _mm256_loadu_si256(s.add(1));
+                let c = _mm256_loadu_si256(s.add(2));
+                let e = _mm256_loadu_si256(s.add(3));
+                _mm256_storeu_si256(d, _mm256_xor_si256(a, key));
+                _mm256_storeu_si256(d.add(1), _mm256_xor_si256(b, key));
+                _mm256_storeu_si256(d.add(2), _mm256_xor_si256(c, key));
+                _mm256_storeu_si256(d.add(3), _mm256_xor_si256(e, key));
+            }
+            i += 128;
+        }
+        while len - i >= 32 {
+            // SAFETY: `i + 32 <= len`, so these 32 bytes are within both ranges; unaligned
+            // access is allowed; load before store, as above; AVX2 as above.
+            unsafe {
+                let a = _mm256_loadu_si256(src.add(i).cast::<__m256i>());
+                _mm256_storeu_si256(dst.add(i).cast::<__m256i>(), _mm256_xor_si256(a, key));
+            }
+            i += 32;
+        }
+        // SAFETY: `len >= 32`, so the first and the last 32 bytes of `dst` are in bounds;
+        // unaligned stores are allowed; AVX2 as above. `first` and `last` hold the original
+        // bytes and are XORed with the key for their phase, so bytes the loop already did are
+        // rewritten with the same values.
+        unsafe {
+            if start != 0 {
+                let first = _mm256_xor_si256(first, _mm256_set1_epi32(first_key as i32));
+                _mm256_storeu_si256(dst.cast::<__m256i>(), first);
+            }
+            if i != len {
+                let last = _mm256_xor_si256(last, _mm256_set1_epi32(last_key as i32));
+                _mm256_storeu_si256(dst.add(len - 32).cast::<__m256i>(), last);
+            }
+        }
+        len
+    }
+}
+
+/// The AArch64 kernel.
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+#[allow(unsafe_code)]
+mod arm {
+    use core::arch::aarch64::{
+        uint8x16_t, vdupq_n_u32, veorq_u8, vld1q_u8, vreinterpretq_u8_u32, vst1q_u8,
+    };
+
+    /// The key word broadcast to a vector.
+    ///
+    /// # Safety
+    ///
+    /// None beyond NEON, which the target has; `unsafe` only because the intrinsics were
+    /// `unsafe fn`s before Rust 1.87.
+    #[inline(always)]
+    unsafe fn splat(word: u32) -> uint8x16_t {
+        // SAFETY: NEON is enabled for the target (checked by the `cfg` on this module).
+        unsafe { vreinterpretq_u8_u32(vdupq_n_u32(word)) }
+    }
+
+    /// The NEON kernel: 64 bytes per iteration, then 16, with overlapping first and last
+    /// vectors. Needs `len >= 16`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`super::Kernel`] (NEON is enabled for the whole target).
+    #[inline]
+    pub(super) unsafe fn mask_neon(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
+        if len < 16 {
+            return 0;
+        }
+        let (start, [loop_key, first_key, last_key]) = super::kernel_keys::<16>(dst, len, rk);
+        // SAFETY: `len >= 16`, so the first and the last 16 bytes of `src` are in bounds;
+        // `vld1q_u8` needs only byte alignment; NEON is enabled for the target. Nothing has
+        // been stored yet, so these hold the original bytes even when masking in place.
+        let (key, first, last) =
+            unsafe { (splat(loop_key), vld1q_u8(src), vld1q_u8(src.add(len - 16))) };
+        // `start < 16 <= len`.
+        let mut i = start;
+        while len - i >= 64 {
+            // SAFETY: `i + 64 <= len`, so the 64 bytes at offset `i` are within both ranges the
+            // caller vouched for. `vld1q_u8`/`vst1q_u8` need only byte alignment. All four loads
+            // happen before the stores to the same bytes, so masking in place is fine, and
+            // otherwise the ranges do not overlap.
+            unsafe {
+                let s = src.add(i);
+                let d = dst.add(i);
+                let a = vld1q_u8(s);
+                let b = vld1q_u8(s.add(16));
+                let c = vld1q_u8(s.add(32));
+                let e = vld1q_u8(s.add(48));
+                vst1q_u8(d, veorq_u8(a, key));
+                vst1q_u8(d.add(16), veorq_u8(b, key));
+                vst1q_u8(d.add(32), veorq_u8(c, key));
+                vst1q_u8(d.add(48), veorq_u8(e, key));
+            }
+            i += 64;
+        }
+        while len - i >= 16 {
+            // SAFETY: `i + 16 <= len`, so these 16 bytes are within both ranges; byte alignment
+            // suffices; load before store, as above.
+            unsafe {
+                let a = vld1q_u8(src.add(i));
+                vst1q_u8(dst.add(i), veorq_u8(a, key));
+            }
+            i += 16;
+        }
+        // SAFETY: `len >= 16`, so the first and the last 16 bytes of `dst` are in bounds; byte
+        // alignment suffices. `first` and `last` hold the original bytes and are XORed with the
+        // key for their phase, so bytes the loop already did are rewritten with the same values.
+        unsafe {
+            if start != 0 {
+                vst1q_u8(dst, veorq_u8(first, splat(first_key)));
+            }
+            if i != len {
+                vst1q_u8(dst.add(len - 16), veorq_u8(last, splat(last_key)));
+            }
+        }
+        len
+    }
+}
+
+/// Picks the kernel for this CPU and runs it on slices.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+))]
+#[allow(unsafe_code)]
+mod simd {
+    use super::Kernel;
+    use core::mem::MaybeUninit;
+
+    /// Masks `buf` in place with the rotated key `rk` and returns its length, or, if it is
+    /// shorter than one vector, leaves it alone and returns 0.
+    #[inline(always)]
+    pub(super) fn mask_prefix(buf: &mut [u8], rk: [u8; 4]) -> usize {
+        let kernel = kernel();
+        let p = buf.as_mut_ptr();
+        // SAFETY: `p` is valid for reads and writes of `buf.len()` bytes, and `src == dst`.
+        // `kernel()` only returns kernels whose CPU features are present.
+        unsafe { kernel(p, p, buf.len(), rk) }
+    }
+
+    /// Writes `src[i] ^ rk[i % 4]` to every `dst[i]` and returns the length, or, if it is
+    /// shorter than one vector, writes nothing and returns 0. `dst` and `src` have the same
+    /// length.
+    #[inline(always)]
+    pub(super) fn mask_copy_prefix(dst: &mut [MaybeUninit<u8>], src: &[u8], rk: [u8; 4]) -> usize {
+        let len = dst.len().min(src.len());
+        let kernel = kernel();
+        // SAFETY: `src` is valid for reads and `dst` for writes of `len` bytes (writing to
+        // uninitialised `MaybeUninit<u8>` through a `*mut u8` is fine), and a shared and a
+        // mutable slice cannot overlap. `kernel()` only returns kernels whose CPU features are
+        // present.
+        unsafe { kernel(src.as_ptr(), dst.as_mut_ptr().cast::<u8>(), len, rk) }
+    }
+
+    /// The NEON kernel: NEON is enabled for the whole target.
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    fn kernel() -> Kernel {
+        super::arm::mask_neon
+    }
+
+    /// The AVX2 kernel, when AVX2 is enabled for the whole target at compile time.
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    #[inline(always)]
+    fn kernel() -> Kernel {
+        super::x86::mask_avx2
+    }
+
+    /// The SSE2 kernel: without `std` there is no run-time feature detection.
+    #[cfg(all(
+        target_arch = "x86_64",
+        not(target_feature = "avx2"),
+        not(feature = "std")
+    ))]
+    #[inline(always)]
+    fn kernel() -> Kernel {
+        super::x86::mask_sse2
+    }
+
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
+    pub(super) use detect::kernel;
+
+    /// Run-time selection between AVX2 and SSE2, made once.
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
+    mod detect {
+        use super::Kernel;
+        use crate::mask::x86::{mask_avx2, mask_sse2};
+        use core::sync::atomic::{AtomicPtr, Ordering};
+
+        /// The chosen kernel, as a type-erased [`Kernel`]; [`resolve`] until the first call.
+        /// Only ever holds a `Kernel` whose CPU features are present.
+        static KERNEL: AtomicPtr<()> = AtomicPtr::new(resolve as Kernel as *mut ());
+
+        /// The kernel to call: the chosen one, or [`resolve`], which chooses, stores and calls.
+        #[inline(always)]
+        pub(in crate::mask) fn kernel() -> Kernel {
+            let p = KERNEL.load(Ordering::Relaxed);
+            // SAFETY: `KERNEL` only ever holds `Kernel` function pointers (`resolve`,
+            // `mask_sse2`, or `mask_avx2` once AVX2 was detected) cast to `*mut ()`, so this
+            // turns it back into the same function pointer type.
+            unsafe { core::mem::transmute::<*mut (), Kernel>(p) }
+        }
+
+        /// Detects the CPU's features, stores the best kernel for later calls, and runs it.
+        ///
+        /// # Safety
+        ///
+        /// As for [`Kernel`].
+        unsafe fn resolve(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
+            let chosen: Kernel = if std::is_x86_feature_detected!("avx2") {
+                mask_avx2
+            } else {
+                mask_sse2
+            };
+            KERNEL.store(chosen as *mut (), Ordering::Relaxed);
+            // SAFETY: the caller upholds the pointer contract, and `chosen` needs at most AVX2,
+            // which was just detected if it is `mask_avx2`.
+            unsafe { chosen(src, dst, len, rk) }
+        }
+    }
+}
+
+/// No SIMD kernel on this target: the whole buffer goes through the portable word loop.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+)))]
+mod simd {
+    use core::mem::MaybeUninit;
+
+    /// Masks nothing; the caller's word loop does it all.
+    #[inline(always)]
+    pub(super) fn mask_prefix(_buf: &mut [u8], _rk: [u8; 4]) -> usize {
+        0
+    }
+
+    /// Copies nothing; the caller's word loop does it all.
+    #[inline(always)]
+    pub(super) fn mask_copy_prefix(
+        _dst: &mut [MaybeUninit<u8>],
+        _src: &[u8],
+        _rk: [u8; 4],
+    ) -> usize {
+        0
+    }
+}
+
+#[cfg(test)]
+#[allow(unsafe_code)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use alloc::vec;
+    use std::vec::Vec;
+
+    /// Longest length, largest start offset and largest split-buffer length tried exhaustively.
+    #[cfg(not(miri))]
+    const MAX_LEN: usize = 300;
+    #[cfg(not(miri))]
+    const MAX_OFFSET: usize = 31;
+    #[cfg(miri)]
+    const MAX_LEN: usize = 70;
+    #[cfg(miri)]
+    const MAX_OFFSET: usize = 8;
+
+    const KEYS: [[u8; 4]; 2] = [[0x37, 0xfa, 0x21, 0x3d], [0x01, 0x80, 0xff, 0x5a]];
+
+    /// Deterministic, non-repeating test bytes.
+    fn pattern(len: usize, seed: u32) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x >> 7) as u8
+            })
+            .collect()
+    }
+
+    type MaskFn<'a> = &'a dyn Fn(&mut [u8], [u8; 4], usize) -> usize;
+
+    /// Compares `f` with the byte loop for every length, start offset, phase and test key, on a
+    /// sub-slice of a larger buffer so that writes outside the slice are caught too.
+    fn check_against_bytewise(name: &str, f: MaskFn<'_>) {
+        let total = MAX_OFFSET + MAX_LEN + 40;
+        let original = pattern(total, 7);
+        for key in KEYS {
+            for len in 0..=MAX_LEN {
+                for offset in 0..=MAX_OFFSET {
+                    for phase in 0..4 {
+                        let mut expected = original.clone();
+                        let p1 =
+                            apply_mask_bytewise(&mut expected[offset..offset + len], key, phase);
+                        let mut actual = original.clone();
+                        let p2 = f(&mut actual[offset..offset + len], key, phase);
+                        assert_eq!(p1, (phase + len) % 4);
+                        assert_eq!(
+                            p2, p1,
+                            "{name}: phase, len {len} offset {offset} phase {phase}"
+                        );
+                        assert!(
+                            actual == expected,
+                            "{name}: bytes, len {len} offset {offset} phase {phase}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a kernel in place on `buf`, finishing with the word loop, with the `apply_mask`
+    /// contract.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support the kernel's target features.
+    #[cfg(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon")
+    ))]
+    unsafe fn with_kernel(kernel: Kernel, buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
+        let rk = rotate_key(key, phase);
+        let p = buf.as_mut_ptr();
+        // SAFETY: `p` is valid for reads and writes of `buf.len()` bytes and `src == dst`; the
+        // caller guarantees the CPU features.
+        let done = unsafe { kernel(p, p, buf.len(), rk) };
+        assert!(done == buf.len() || done == 0 && buf.len() < 32);
+        mask_words::<false>(&mut buf[done..], rk);
+        next_phase(phase, buf.len())
+    }
+
+    /// Runs a kernel copying from `src` into a larger destination buffer, finishing with the
+    /// portable copy, and checks it against copy + byte loop (including that nothing outside
+    /// the destination range was written).
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support the kernel's target features.
+    #[cfg(any(
+        target_arch = "x86_64",
+        all(target_arch = "aarch64", target_feature = "neon")
+    ))]
+    unsafe fn check_kernel_copy(name: &str, kernel: Kernel) {
+        let source = pattern(MAX_OFFSET + MAX_LEN, 11);
+        let guard = pattern(MAX_OFFSET + MAX_LEN + 40, 12);
+        for len in 0..=MAX_LEN {
+            for offset in 0..=MAX_OFFSET {
+                for phase in 0..4 {
+                    let key = KEYS[0];
+                    let src = &source[offset..offset + len];
+                    // The destination is offset differently from the source.
+                    let dst_offset = (offset * 7 + 3) % (MAX_OFFSET + 1);
+                    let mut expected = guard.clone();
+                    expected[dst_offset..dst_offset + len].copy_from_slice(src);
+                    apply_mask_bytewise(&mut expected[dst_offset..dst_offset + len], key, phase);
+
+                    let mut actual = guard.clone();
+                    let rk = rotate_key(key, phase);
+                    let dst = &mut actual[dst_offset..dst_offset + len];
+                    // SAFETY: `src` is valid for reads and `dst` for writes of `len` bytes, and
+                    // they are distinct buffers; the caller guarantees the CPU features.
+                    let done = unsafe { kernel(src.as_ptr(), dst.as_mut_ptr(), len, rk) };
+                    assert!(done == len || done == 0 && len < 32);
+                    for (i, (d, s)) in dst[done..].iter_mut().zip(&src[done..]).enumerate() {
+                        *d = *s ^ rk[i & 3];
+                    }
+                    assert!(
+                        actual == expected,
+                        "{name} copy: len {len} offset {offset} phase {phase}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rfc_example() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let mut payload = *b"Hello";
+        assert_eq!(apply_mask(&mut payload, key, 0), 1);
+        assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        let mut out = vec![0x81, 0x85];
+        assert_eq!(extend_masked(&mut out, b"Hello", key, 0), 1);
+        assert_eq!(out, [0x81, 0x85, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    }
+
+    #[test]
+    fn phase_is_taken_modulo_4() {
+        let key = KEYS[1];
+        for phase in [4, 5, 6, 7, 1001, usize::MAX - 3, usize::MAX] {
+            for len in [0, 3, 16, 64, 130] {
+                let mut a = pattern(len, 3);
+                let mut b = a.clone();
+                let mut c = a.clone();
+                let mut out = Vec::new();
+                let expected_phase = ((phase % 4) + len) % 4;
+                assert_eq!(apply_mask(&mut a, key, phase), expected_phase);
+                assert_eq!(apply_mask_bytewise(&mut b, key, phase), expected_phase);
+                assert_eq!(apply_mask_bytewise(&mut c, key, phase % 4), expected_phase);
+                assert_eq!(
+                    extend_masked(&mut out, &pattern(len, 3), key, phase),
+                    expected_phase
+                );
+                assert_eq!(a, c);
+                assert_eq!(b, c);
+                assert_eq!(out, c);
+            }
+        }
+    }
+
+    #[test]
+    fn bytewise_matches_definition() {
+        let key = KEYS[0];
+        let original = pattern(37, 1);
+        for phase in 0..4 {
+            let mut buf = original.clone();
+            apply_mask_bytewise(&mut buf, key, phase);
+            for (i, (&m, &o)) in buf.iter().zip(&original).enumerate() {
+                assert_eq!(m, o ^ key[(phase + i) % 4]);
+            }
+        }
+    }
+
+    #[test]
+    fn rotate_key_matches_phase() {
+        let key = [1, 2, 3, 4];
+        assert_eq!(rotate_key(key, 0), [1, 2, 3, 4]);
+        assert_eq!(rotate_key(key, 1), [2, 3, 4, 1]);
+        assert_eq!(rotate_key(key, 2), [3, 4, 1, 2]);
+        assert_eq!(rotate_key(key, 3), [4, 1, 2, 3]);
+        assert_eq!(rotate_key(key, 7), [4, 1, 2, 3]);
+    }
+
+    #[test]
+    fn apply_mask_exhaustive() {
+        check_against_bytewise("apply_mask", &apply_mask);
+    }
+
+    #[test]
+    fn portable_exhaustive() {
+        check_against_bytewise("portable", &|buf, key, phase| {
+            mask_words::<false>(buf, rotate_key(key, phase));
+            next_phase(phase, buf.len())
+        });
+    }
+
+    #[test]
+    fn portable_aligning_exhaustive() {
+        check_against_bytewise("portable aligning", &|buf, key, phase| {
+            mask_words::<true>(buf, rotate_key(key, phase));
+            next_phase(phase, buf.len())
+        });
+    }
+
+    #[test]
+    fn mask_long_exhaustive() {
+        // The out-of-line path is normally only taken from `SIMD_MIN_LEN` bytes up.
+        check_against_bytewise("mask_long", &|buf, key, phase| {
+            mask_long(buf, rotate_key(key, phase));
+            next_phase(phase, buf.len())
+        });
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sse2_exhaustive() {
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        check_against_bytewise("sse2", &|buf, key, phase| unsafe {
+            with_kernel(x86::mask_sse2, buf, key, phase)
+        });
+        // SAFETY: as above.
+        unsafe { check_kernel_copy("sse2", x86::mask_sse2) };
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_exhaustive() {
+        if !std::is_x86_feature_detected!("avx2") {
+            std::eprintln!("avx2_exhaustive: this CPU has no AVX2, skipped");
+            return;
+        }
+        // SAFETY: AVX2 was detected just above.
+        check_against_bytewise("avx2", &|buf, key, phase| unsafe {
+            with_kernel(x86::mask_avx2, buf, key, phase)
+        });
+        // SAFETY: as above.
+        unsafe { check_kernel_copy("avx2", x86::mask_avx2) };
+    }
+
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    #[test]
+    fn neon_exhaustive() {
+        // SAFETY: NEON is enabled for the target.
+        check_against_bytewise("neon", &|buf, key, phase| unsafe {
+            with_kernel(arm::mask_neon, buf, key, phase)
+        });
+        // SAFETY: as above.
+        unsafe { check_kernel_copy("neon", arm::mask_neon) };
+    }
+
+    #[test]
+    fn piecewise_equals_whole() {
+        let original = pattern(MAX_LEN, 5);
+        for key in KEYS {
+            for phase in 0..4 {
+                let mut whole = original.clone();
+                let end_phase = apply_mask(&mut whole, key, phase);
+                for split in 0..=original.len() {
+                    let mut pieces = original.clone();
+                    let (a, b) = pieces.split_at_mut(split);
+                    let mid = apply_mask(a, key, phase);
+                    assert_eq!(mid, (phase + split) % 4);
+                    assert_eq!(apply_mask(b, key, mid), end_phase);
+                    assert!(pieces == whole, "split {split} phase {phase}");
+
+                    let mut out = Vec::new();
+                    let mid = extend_masked(&mut out, &original[..split], key, phase);
+                    assert_eq!(
+                        extend_masked(&mut out, &original[split..], key, mid),
+                        end_phase
+                    );
+                    assert!(out == whole, "extend split {split} phase {phase}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn extend_masked_exhaustive() {
+        let source = pattern(MAX_LEN + MAX_OFFSET, 9);
+        for key in KEYS {
+            for len in 0..=MAX_LEN {
+                for phase in 0..4 {
+                    for offset in [0, 1, 3, MAX_OFFSET] {
+                        let src = &source[offset..offset + len];
+                        let mut expected = vec![0xAA, 0xBB, 0xCC];
+                        expected.extend_from_slice(src);
+                        let expected_phase = apply_mask_bytewise(&mut expected[3..], key, phase);
+
+                        // Appending to existing bytes, with and without spare capacity.
+                        let mut out = vec![0xAA, 0xBB, 0xCC];
+                        out.shrink_to_fit();
+                        assert_eq!(extend_masked(&mut out, src, key, phase), expected_phase);
+                        assert_eq!(out, expected, "len {len} phase {phase} offset {offset}");
+
+                        let mut out = Vec::with_capacity(1000);
+                        out.extend_from_slice(&[0xAA, 0xBB, 0xCC]);
+                        assert_eq!(extend_masked(&mut out, src, key, phase), expected_phase);
+                        assert_eq!(out, expected, "len {len} phase {phase} offset {offset}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn large_buffer() {
+        #[cfg(not(miri))]
+        const LEN: usize = (1 << 20) + 7;
+        #[cfg(miri)]
+        const LEN: usize = 4096 + 7;
+        let original = pattern(LEN + 3, 13);
+        for (offset, phase) in [(0, 0), (3, 1), (1, 2)] {
+            let key = KEYS[1];
+            let mut expected = original[offset..LEN + offset].to_vec();
+            let p1 = apply_mask_bytewise(&mut expected, key, phase);
+            let mut actual = original.clone();
+            let p2 = apply_mask(&mut actual[offset..LEN + offset], key, phase);
+            assert_eq!(p1, p2);
+            assert!(actual[offset..LEN + offset] == expected[..]);
+            assert!(actual[..offset] == original[..offset]);
+            assert!(actual[LEN + offset..] == original[LEN + offset..]);
+
+            let mut out = vec![1, 2];
+            assert_eq!(
+                extend_masked(&mut out, &original[offset..LEN + offset], key, phase),
+                p1
+            );
+            assert!(out[2..] == expected[..]);
+        }
+    }
+
+    #[cfg(not(miri))]
+    mod prop {
+        use super::super::*;
+        use alloc::vec::Vec;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn matches_bytewise(
+                data in vec(any::<u8>(), 0..3000),
+                key in any::<[u8; 4]>(),
+                phase in any::<usize>(),
+                offset in 0usize..64,
+            ) {
+                let offset = offset.min(data.len());
+                let mut expected = data.clone();
+                let p1 = apply_mask_bytewise(&mut expected[offset..], key, phase);
+                let mut actual = data.clone();
+                let p2 = apply_mask(&mut actual[offset..], key, phase);
+                prop_assert_eq!(p1, p2);
+                prop_assert_eq!(&actual, &expected);
+
+                let mut out = Vec::new();
+                let p3 = extend_masked(&mut out, &data[offset..], key, phase);
+                prop_assert_eq!(p3, p1);
+                prop_assert_eq!(&out[..], &expected[offset..]);
+            }
+
+            #[test]
+            fn masking_twice_is_identity(
+                data in vec(any::<u8>(), 0..3000),
+                key in any::<[u8; 4]>(),
+                phase in any::<usize>(),
+            ) {
+                let mut buf = data.clone();
+                let p1 = apply_mask(&mut buf, key, phase);
+                let p2 = apply_mask(&mut buf, key, phase);
+                prop_assert_eq!(p1, p2);
+                prop_assert_eq!(buf, data);
+            }
+
+            #[test]
+            fn piecewise_random_splits(
+                data in vec(any::<u8>(), 0..3000),
+                key in any::<[u8; 4]>(),
+                phase in 0usize..4,
+                cuts in vec(any::<usize>(), 0..6),
+            ) {
+                let mut whole = data.clone();
+                let end = apply_mask(&mut whole, key, phase);
+                let mut points: Vec<usize> =
+                    cuts.iter().map(|c| c % (data.len() + 1)).collect();
+                points.push(0);
+                points.push(data.len());
+                points.sort_unstable();
+                let mut pieces = data.clone();
+                let mut p = phase;
+                for w in points.windows(2) {
+                    p = apply_mask(&mut pieces[w[0]..w[1]], key, p);
+                }
+                prop_assert_eq!(p, end);
+                prop_assert_eq!(pieces, whole);
+            }
+        }
+    }
+}

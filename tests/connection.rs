@@ -1,0 +1,796 @@
+//! The sans-IO connection against RFC 6455 sections 5 and 7, in memory, both roles.
+
+use rfc6455::frame::{Decoded, FrameHeader, OpCode};
+use rfc6455::mask::apply_mask;
+use rfc6455::{
+    CloseCode, Config, Connection, Event, MessageKind, ProtocolError, Role, SendError, State,
+};
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A raw frame, with any opcode and bits, masked when `mask` is given.
+fn raw(fin: bool, rsv: u8, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(mask_bit | n as u8),
+        n @ 126..=65535 => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let mut body = payload.to_vec();
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+        apply_mask(&mut body, key, 0);
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A frame as a client sends it to `role` = Server (masked), or as a server sends it (not).
+fn to(role: Role, fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = (role == Role::Server).then_some(KEY);
+    raw(fin, 0, opcode, mask, payload)
+}
+
+fn conn(role: Role) -> Connection {
+    Connection::with_seed(role, Config::default(), [7; 32])
+}
+
+fn conn_with(role: Role, config: Config) -> Connection {
+    Connection::with_seed(role, config, [7; 32])
+}
+
+/// What a connection makes of a byte stream: owned events, and the error that ended it.
+#[derive(Debug, PartialEq, Eq, Clone)]
+enum Seen {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+    Pong(Vec<u8>),
+    Close(u16, String),
+    Error(ProtocolError),
+}
+
+fn drain_events(c: &mut Connection, seen: &mut Vec<Seen>) {
+    loop {
+        match c.next_event() {
+            Ok(Some(ev)) => seen.push(match ev {
+                Event::Text(t) => Seen::Text(t.to_owned()),
+                Event::Binary(b) => Seen::Binary(b.to_vec()),
+                Event::Ping(b) => Seen::Ping(b.to_vec()),
+                Event::Pong(b) => Seen::Pong(b.to_vec()),
+                Event::Close(f) => Seen::Close(f.code.0, f.reason.to_owned()),
+            }),
+            Ok(None) => return,
+            Err(e) => {
+                seen.push(Seen::Error(e));
+                return;
+            }
+        }
+    }
+}
+
+/// Feeds `input` in chunks of `chunk` bytes, collecting events after each chunk.
+fn feed(c: &mut Connection, input: &[u8], chunk: usize) -> Vec<Seen> {
+    let mut seen = Vec::new();
+    for piece in input.chunks(chunk.max(1)) {
+        c.recv(piece);
+        drain_events(c, &mut seen);
+    }
+    if input.is_empty() {
+        drain_events(c, &mut seen);
+    }
+    seen
+}
+
+/// Feeds `input` to a fresh connection of `role` in one chunk and one byte at a time, asserts
+/// both give the same events and output, and returns the events and the output.
+fn run(role: Role, input: &[u8]) -> (Vec<Seen>, Vec<u8>) {
+    run_with(role, Config::default(), input)
+}
+
+fn run_with(role: Role, config: Config, input: &[u8]) -> (Vec<Seen>, Vec<u8>) {
+    let mut whole = conn_with(role, config.clone());
+    let seen = feed(&mut whole, input, input.len());
+    let mut bytewise = conn_with(role, config);
+    let seen_bytewise = feed(&mut bytewise, input, 1);
+    assert_eq!(seen, seen_bytewise, "one chunk vs one byte at a time");
+    assert_eq!(whole.pending_output(), bytewise.pending_output());
+    (seen, whole.pending_output().to_vec())
+}
+
+/// Decodes every frame in `bytes` as the peer of `from` would: (opcode, fin, unmasked payload).
+fn frames(from: Role, mut bytes: &[u8]) -> Vec<(OpCode, bool, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let Ok(Decoded::Complete(h, n)) = FrameHeader::decode(bytes, u64::MAX) else {
+            panic!("bad frame in output: {bytes:?}");
+        };
+        assert_eq!(h.mask.is_some(), from == Role::Client, "masking direction");
+        let len = h.len as usize;
+        let mut payload = bytes[n..n + len].to_vec();
+        if let Some(key) = h.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        out.push((h.opcode, h.fin, payload));
+        bytes = &bytes[n + len..];
+    }
+    out
+}
+
+fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason.as_bytes());
+    p
+}
+
+/// Asserts the connection failed with `error` and queued a close frame with its code.
+fn assert_fails(role: Role, input: &[u8], error: ProtocolError, code: u16) {
+    let (seen, out) = run(role, input);
+    assert_eq!(seen.last(), Some(&Seen::Error(error)), "{seen:?}");
+    assert_eq!(error.close_code().0, code);
+    let sent = frames(role, &out);
+    let (op, _, payload) = sent.last().expect("a close frame was queued");
+    assert_eq!(*op, OpCode::Close);
+    assert_eq!(payload[..2], code.to_be_bytes());
+}
+
+fn both_roles() -> [Role; 2] {
+    [Role::Server, Role::Client]
+}
+
+// ------------------------------------------------------------------ data messages
+
+#[test]
+fn data_messages_of_every_boundary_length_in_both_directions() {
+    for len in [0, 1, 125, 126, 65535, 65536, 1 << 20] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let text: String = (0..len)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        for sender in both_roles() {
+            let receiver = if sender == Role::Client {
+                Role::Server
+            } else {
+                Role::Client
+            };
+            let mut tx = conn(sender);
+            let mut rx = conn(receiver);
+            tx.send_binary(&data).unwrap();
+            tx.send_text(&text).unwrap();
+            let out = tx.pending_output().to_vec();
+            let seen = feed(&mut rx, &out, 16 * 1024 + 3);
+            assert_eq!(
+                seen,
+                vec![Seen::Binary(data.clone()), Seen::Text(text.clone())]
+            );
+        }
+    }
+}
+
+#[test]
+fn rfc_5_7_examples_are_received() {
+    // A server receives the masked "Hello"; a client the unmasked one and the fragmented one.
+    let masked = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+    assert_eq!(
+        run(Role::Server, &masked).0,
+        vec![Seen::Text("Hello".into())]
+    );
+    let unmasked = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+    assert_eq!(
+        run(Role::Client, &unmasked).0,
+        vec![Seen::Text("Hello".into())]
+    );
+    let fragmented = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
+    assert_eq!(
+        run(Role::Client, &fragmented).0,
+        vec![Seen::Text("Hello".into())]
+    );
+}
+
+#[test]
+fn fragmented_messages_with_control_frames_between() {
+    for role in both_roles() {
+        let mut input = to(role, false, 1, "κό".as_bytes());
+        input.extend(to(role, true, 9, b"ping"));
+        input.extend(to(role, false, 0, &"σμε".as_bytes()[..3])); // splits a code point
+        input.extend(to(role, true, 10, b"pong"));
+        input.extend(to(role, false, 0, &"σμε".as_bytes()[3..]));
+        input.extend(to(role, true, 0, b""));
+        input.extend(to(role, false, 2, b"\x00\x01"));
+        input.extend(to(role, true, 0, b"\x02"));
+        let (seen, out) = run(role, &input);
+        assert_eq!(
+            seen,
+            vec![
+                Seen::Ping(b"ping".to_vec()),
+                Seen::Pong(b"pong".to_vec()),
+                Seen::Text("κόσμε".into()),
+                Seen::Binary(vec![0, 1, 2]),
+            ]
+        );
+        assert_eq!(
+            frames(role, &out),
+            vec![(OpCode::Pong, true, b"ping".to_vec())]
+        );
+    }
+}
+
+#[test]
+fn outgoing_messages_are_fragmented_at_fragment_size() {
+    let mut config = Config::default();
+    config.fragment_size = 10.try_into().unwrap();
+    for role in both_roles() {
+        let mut tx = conn_with(role, config.clone());
+        tx.send_text("abcdefghijklmnopqrstuvwxyz").unwrap();
+        tx.send_binary(&[]).unwrap();
+        let sent = frames(role, tx.pending_output());
+        let shape: Vec<_> = sent
+            .iter()
+            .map(|(op, fin, p)| (*op, *fin, p.len()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                (OpCode::Text, false, 10),
+                (OpCode::Continuation, false, 10),
+                (OpCode::Continuation, true, 6),
+                (OpCode::Binary, true, 0),
+            ]
+        );
+    }
+}
+
+#[test]
+fn send_fragment_streams_a_message_and_checks_text() {
+    let mut tx = conn(Role::Client);
+    tx.send_fragment(MessageKind::Text, &"é".as_bytes()[..1], false)
+        .unwrap();
+    assert_eq!(tx.send_text("x"), Err(SendError::MessageInProgress));
+    tx.send_fragment(MessageKind::Binary, &"é".as_bytes()[1..], false)
+        .unwrap();
+    assert_eq!(
+        tx.send_fragment(MessageKind::Text, b"\xff", true),
+        Err(SendError::InvalidUtf8)
+    );
+    tx.send_fragment(MessageKind::Text, b"!", true).unwrap();
+    let mut rx = conn(Role::Server);
+    assert_eq!(
+        feed(&mut rx, tx.pending_output(), 3),
+        vec![Seen::Text("é!".into())]
+    );
+    // A text message cannot end inside a code point.
+    let mut tx = conn(Role::Client);
+    assert_eq!(
+        tx.send_fragment(MessageKind::Text, &[0xce], true),
+        Err(SendError::InvalidUtf8)
+    );
+}
+
+#[test]
+fn client_masks_every_frame_with_a_fresh_key() {
+    let mut c = conn(Role::Client);
+    for _ in 0..4 {
+        c.send_binary(b"same payload").unwrap();
+    }
+    let out = c.pending_output().to_vec();
+    let mut keys = Vec::new();
+    let mut rest = &out[..];
+    while !rest.is_empty() {
+        let Ok(Decoded::Complete(h, n)) = FrameHeader::decode(rest, u64::MAX) else {
+            panic!()
+        };
+        keys.push(h.mask.expect("client frames are masked"));
+        rest = &rest[n + h.len as usize..];
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 4, "each frame has its own key");
+}
+
+// ------------------------------------------------------------------ section 5: failures
+
+#[test]
+fn server_receives_unmasked_frame_fails_1002() {
+    for op in [1, 2, 9, 8] {
+        assert_fails(
+            Role::Server,
+            &raw(true, 0, op, None, b""),
+            ProtocolError::UnmaskedFrame,
+            1002,
+        );
+    }
+}
+
+#[test]
+fn client_receives_masked_frame_fails_1002() {
+    for op in [1, 2, 9, 8] {
+        let input = raw(true, 0, op, Some(KEY), b"");
+        assert_fails(Role::Client, &input, ProtocolError::MaskedFrame, 1002);
+    }
+}
+
+#[test]
+fn rsv_bits_without_extension_fail_1002() {
+    for role in both_roles() {
+        let mask = (role == Role::Server).then_some(KEY);
+        for rsv in 1..8 {
+            let input = raw(true, rsv, 1, mask, b"hi");
+            assert_fails(role, &input, ProtocolError::ReservedBits(rsv), 1002);
+        }
+    }
+}
+
+#[test]
+fn reserved_opcodes_fail_1002() {
+    for role in both_roles() {
+        for op in (3..=7).chain(0xB..=0xF) {
+            let input = to(role, true, op, b"");
+            let err = ProtocolError::Frame(rfc6455::frame::FrameError::ReservedOpcode(op));
+            assert_fails(role, &input, err, 1002);
+        }
+    }
+}
+
+#[test]
+fn control_frames_fragmented_or_over_125_bytes_fail_1002() {
+    use rfc6455::frame::FrameError;
+    for role in both_roles() {
+        let input = to(role, false, 9, b"x");
+        assert_fails(
+            role,
+            &input,
+            ProtocolError::Frame(FrameError::FragmentedControl(OpCode::Ping)),
+            1002,
+        );
+        let input = to(role, true, 9, &[0; 126]);
+        assert_fails(
+            role,
+            &input,
+            ProtocolError::Frame(FrameError::ControlTooLong(OpCode::Ping)),
+            1002,
+        );
+    }
+}
+
+#[test]
+fn continuation_without_start_and_new_message_inside_fragments_fail_1002() {
+    for role in both_roles() {
+        assert_fails(
+            role,
+            &to(role, true, 0, b"x"),
+            ProtocolError::UnexpectedContinuation,
+            1002,
+        );
+        let mut input = to(role, false, 1, b"a");
+        input.extend(to(role, true, 1, b"b"));
+        assert_fails(
+            role,
+            &input,
+            ProtocolError::ExpectedContinuation(OpCode::Text),
+            1002,
+        );
+        let mut input = to(role, false, 2, b"a");
+        input.extend(to(role, false, 2, b"b"));
+        assert_fails(
+            role,
+            &input,
+            ProtocolError::ExpectedContinuation(OpCode::Binary),
+            1002,
+        );
+    }
+}
+
+#[test]
+fn invalid_utf8_fails_1007_at_the_first_bad_byte() {
+    for role in both_roles() {
+        // Unfragmented, complete.
+        assert_fails(
+            role,
+            &to(role, true, 1, b"ok\xc0\xaf"),
+            ProtocolError::InvalidUtf8,
+            1007,
+        );
+        // Truncated at FIN.
+        let mut input = to(role, false, 1, "κ".as_bytes());
+        input.extend(to(role, true, 0, &[0xce]));
+        assert_fails(role, &input, ProtocolError::InvalidUtf8, 1007);
+        // A bad byte in a middle fragment fails before that fragment's FIN arrives.
+        let mut c = conn(role);
+        c.recv(&to(role, false, 1, b"hello"));
+        let mut bad = to(role, false, 0, b"\xed\xa0\x80 and much more text");
+        bad.truncate(bad.len() - 10); // the frame is incomplete
+        c.recv(&bad);
+        assert_eq!(c.next_event(), Err(ProtocolError::InvalidUtf8));
+        // A single frame arriving in pieces fails before it is complete.
+        let mut c = conn(role);
+        let frame = to(role, true, 1, b"abc\xf4\x90\x80\x80 lots more text to come");
+        c.recv(&frame[..frame.len() - 15]);
+        assert_eq!(c.next_event(), Err(ProtocolError::InvalidUtf8));
+        assert_eq!(c.state(), State::Failed);
+    }
+}
+
+#[test]
+fn frame_and_message_limits_fail_1009_at_the_header() {
+    let mut config = Config::default();
+    config.max_frame_size = 1000;
+    config.max_message_size = 2500;
+    for role in both_roles() {
+        // At the limit: accepted.
+        let (seen, _) = run_with(role, config.clone(), &to(role, true, 2, &[1; 1000]));
+        assert_eq!(seen, vec![Seen::Binary(vec![1; 1000])]);
+        // One over: fails with nothing but the header received.
+        let frame = to(role, true, 2, &[1; 1001]);
+        let header_len = if role == Role::Server { 8 } else { 4 };
+        let mut c = conn_with(role, config.clone());
+        c.recv(&frame[..header_len]);
+        assert!(matches!(
+            c.next_event(),
+            Err(ProtocolError::Frame(rfc6455::frame::FrameError::TooLong {
+                len: 1001,
+                max: 1000
+            }))
+        ));
+        // A fragmented message fails at the fragment that crosses the limit.
+        let mut c = conn_with(role, config.clone());
+        let mut seen = feed(&mut c, &to(role, false, 2, &[0; 1000]), 1 << 20);
+        seen.extend(feed(&mut c, &to(role, false, 0, &[0; 1000]), 1 << 20));
+        assert!(seen.is_empty());
+        let third = to(role, true, 0, &[0; 501]);
+        c.recv(&third[..header_len]);
+        let err = c.next_event().unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::MessageTooLarge {
+                size: 2501,
+                max: 2500
+            }
+        );
+        assert_eq!(err.close_code(), CloseCode::MESSAGE_TOO_BIG);
+    }
+}
+
+#[test]
+fn after_failing_all_input_is_ignored() {
+    for role in both_roles() {
+        let mut c = conn(role);
+        c.recv(&to(role, true, 0, b"x"));
+        assert!(c.next_event().is_err());
+        let queued = c.pending_output().to_vec();
+        for _ in 0..100 {
+            c.recv(&to(role, true, 1, b"more"));
+            assert_eq!(c.next_event(), Ok(None));
+        }
+        assert_eq!(c.pending_output(), &queued[..], "nothing more is queued");
+        assert_eq!(c.send_text("x"), Err(SendError::Closed));
+    }
+}
+
+// ------------------------------------------------------------------ control frames
+
+#[test]
+fn ping_is_answered_with_the_same_payload() {
+    for role in both_roles() {
+        let (seen, out) = run(role, &to(role, true, 9, b"are you there"));
+        assert_eq!(seen, vec![Seen::Ping(b"are you there".to_vec())]);
+        assert_eq!(
+            frames(role, &out),
+            vec![(OpCode::Pong, true, b"are you there".to_vec())]
+        );
+    }
+}
+
+#[test]
+fn auto_pong_can_be_turned_off() {
+    let mut config = Config::default();
+    config.auto_pong = false;
+    let (seen, out) = run_with(Role::Server, config, &to(Role::Server, true, 9, b"x"));
+    assert_eq!(seen, vec![Seen::Ping(b"x".to_vec())]);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn a_ping_flood_is_answered_by_at_most_two_queued_pongs() {
+    let mut c = conn(Role::Server);
+    let mut input = Vec::new();
+    for i in 0..10_000u32 {
+        input.extend(to(Role::Server, true, 9, &i.to_be_bytes()));
+    }
+    let seen = feed(&mut c, &input, 4096);
+    assert_eq!(seen.len(), 10_000);
+    let pongs = frames(Role::Server, c.pending_output());
+    assert_eq!(
+        pongs,
+        vec![(OpCode::Pong, true, 0u32.to_be_bytes().to_vec())]
+    );
+    // Once the first pong is written, the latest ping's pong takes its place.
+    let n = c.pending_output().len();
+    c.consume_output(n);
+    let pongs = frames(Role::Server, c.pending_output());
+    assert_eq!(
+        pongs,
+        vec![(OpCode::Pong, true, 9999u32.to_be_bytes().to_vec())]
+    );
+    let n = c.pending_output().len();
+    c.consume_output(n);
+    assert!(c.pending_output().is_empty());
+}
+
+#[test]
+fn send_ping_and_pong_check_their_length() {
+    let mut c = conn(Role::Client);
+    assert_eq!(c.send_ping(&[0; 126]), Err(SendError::ControlTooLong(126)));
+    c.send_ping(&[0; 125]).unwrap();
+    c.send_pong(b"beat").unwrap();
+    let sent = frames(Role::Client, c.pending_output());
+    assert_eq!(sent[0], (OpCode::Ping, true, vec![0; 125]));
+    assert_eq!(sent[1], (OpCode::Pong, true, b"beat".to_vec()));
+}
+
+// ------------------------------------------------------------------ section 7: closing
+
+#[test]
+fn close_is_echoed_and_then_nothing_more_is_sent_or_delivered() {
+    for role in both_roles() {
+        let mut input = to(role, true, 8, &close_payload(1000, "bye"));
+        input.extend(to(role, true, 1, b"after close"));
+        let mut c = conn(role);
+        let seen = feed(&mut c, &input, 5);
+        assert_eq!(seen, vec![Seen::Close(1000, "bye".into())]);
+        assert_eq!(c.state(), State::Closed);
+        assert_eq!(
+            frames(role, c.pending_output()),
+            vec![(OpCode::Close, true, close_payload(1000, ""))]
+        );
+        assert_eq!(c.send_binary(b"x"), Err(SendError::Closed));
+        assert_eq!(c.close(CloseCode::NORMAL, ""), Err(SendError::Closed));
+        c.recv_eof();
+        assert_eq!(
+            c.next_event(),
+            Ok(None),
+            "EOF after the handshake is normal"
+        );
+    }
+}
+
+#[test]
+fn empty_close_reports_1005_and_is_answered_with_an_empty_close() {
+    for role in both_roles() {
+        let (seen, out) = run(role, &to(role, true, 8, b""));
+        assert_eq!(seen, vec![Seen::Close(1005, String::new())]);
+        assert_eq!(frames(role, &out), vec![(OpCode::Close, true, vec![])]);
+    }
+}
+
+#[test]
+fn every_valid_close_code_is_echoed() {
+    for code in (1000..=1003)
+        .chain(1007..=1014)
+        .chain([3000, 3999, 4000, 4999])
+    {
+        for role in both_roles() {
+            let (seen, out) = run(role, &to(role, true, 8, &close_payload(code, "reason")));
+            assert_eq!(seen, vec![Seen::Close(code, "reason".into())]);
+            assert_eq!(
+                frames(role, &out),
+                vec![(OpCode::Close, true, close_payload(code, ""))]
+            );
+        }
+    }
+}
+
+#[test]
+fn invalid_close_codes_fail_1002() {
+    for code in [
+        0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+    ] {
+        for role in both_roles() {
+            let input = to(role, true, 8, &close_payload(code, ""));
+            assert_fails(role, &input, ProtocolError::InvalidCloseCode(code), 1002);
+        }
+    }
+}
+
+#[test]
+fn close_with_one_byte_payload_fails_1002_and_bad_reason_fails_1007() {
+    for role in both_roles() {
+        assert_fails(
+            role,
+            &to(role, true, 8, &[0x03]),
+            ProtocolError::CloseTooShort,
+            1002,
+        );
+        let input = to(role, true, 8, &close_payload(1000, "\u{1F600}")[..5]);
+        assert_fails(role, &input, ProtocolError::InvalidCloseReason, 1007);
+    }
+}
+
+#[test]
+fn locally_initiated_close_completes_when_the_peer_answers() {
+    let mut client = conn(Role::Client);
+    let mut server = conn(Role::Server);
+    client.close(CloseCode::GOING_AWAY, "done").unwrap();
+    assert_eq!(client.state(), State::Closing);
+    assert_eq!(client.send_text("late"), Err(SendError::Closed));
+    // The server still may send data before it sees the close.
+    server.send_text("in flight").unwrap();
+    let to_server = client.pending_output().to_vec();
+    client.consume_output(to_server.len());
+    assert_eq!(
+        feed(&mut server, &to_server, 3),
+        vec![Seen::Close(1001, "done".into())]
+    );
+    assert_eq!(server.state(), State::Closed);
+    let to_client = server.pending_output().to_vec();
+    assert_eq!(
+        feed(&mut client, &to_client, 2),
+        vec![
+            Seen::Text("in flight".into()),
+            Seen::Close(1001, String::new())
+        ]
+    );
+    assert_eq!(client.state(), State::Closed);
+    assert!(
+        client.pending_output().is_empty(),
+        "no second close is sent"
+    );
+}
+
+#[test]
+fn close_refuses_codes_that_must_not_be_sent() {
+    let mut c = conn(Role::Server);
+    for code in [1006, 1015, 999, 1004, 2000, 5000] {
+        assert_eq!(
+            c.close(CloseCode(code), "").unwrap_err(),
+            SendError::InvalidCloseCode(CloseCode(code))
+        );
+    }
+    // 1005 means "no code": allowed only without a reason, and sends an empty close frame.
+    assert_eq!(
+        c.close(CloseCode::NO_STATUS, "why"),
+        Err(SendError::InvalidCloseCode(CloseCode::NO_STATUS))
+    );
+    assert_eq!(
+        c.close(CloseCode::NORMAL, &"x".repeat(124)),
+        Err(SendError::ReasonTooLong(124))
+    );
+    c.close(CloseCode::NO_STATUS, "").unwrap();
+    assert_eq!(
+        frames(Role::Server, c.pending_output()),
+        vec![(OpCode::Close, true, vec![])]
+    );
+}
+
+#[test]
+fn eof_without_close_reports_1006_and_sends_nothing() {
+    for role in both_roles() {
+        let mut c = conn(role);
+        let frame = to(role, true, 2, b"partial");
+        c.recv(&frame[..frame.len() - 2]);
+        assert_eq!(c.next_event(), Ok(None));
+        c.recv_eof();
+        let err = c.next_event().unwrap_err();
+        assert_eq!(err, ProtocolError::UnexpectedEof);
+        assert_eq!(err.close_code(), CloseCode::ABNORMAL);
+        assert!(c.pending_output().is_empty(), "1006 is never sent");
+        assert_eq!(c.state(), State::Failed);
+    }
+}
+
+// ------------------------------------------------------------------ buffers
+
+#[test]
+fn write_buffer_cap_refuses_data_but_not_an_empty_buffer() {
+    let mut config = Config::default();
+    config.write_buffer_cap = 100;
+    let mut c = conn_with(Role::Server, config);
+    c.send_binary(&[0; 1000]).unwrap(); // always accepted into an empty buffer
+    assert_eq!(
+        c.send_binary(&[0; 10]),
+        Err(SendError::BufferFull {
+            buffered: 1004,
+            cap: 100
+        })
+    );
+    c.send_ping(b"control frames still go").unwrap();
+    let n = c.pending_output().len();
+    c.consume_output(n);
+    c.send_binary(&[0; 10]).unwrap();
+}
+
+#[test]
+fn recv_buf_reads_straight_into_the_connection() {
+    let mut tx = conn(Role::Client);
+    tx.send_text("zero copy").unwrap();
+    let bytes = tx.pending_output().to_vec();
+    let mut rx = conn(Role::Server);
+    let buf = rx.recv_buf();
+    assert!(buf.len() >= 32 * 1024);
+    buf[..bytes.len()].copy_from_slice(&bytes);
+    rx.recv_filled(bytes.len());
+    assert_eq!(rx.next_event(), Ok(Some(Event::Text("zero copy"))));
+}
+
+#[test]
+fn partial_consume_output_keeps_the_rest() {
+    let mut c = conn(Role::Server);
+    c.send_binary(b"abcdef").unwrap();
+    let all = c.pending_output().to_vec();
+    c.consume_output(3);
+    assert_eq!(c.pending_output(), &all[3..]);
+    c.consume_output(usize::MAX);
+    assert!(c.pending_output().is_empty());
+}
+
+// ------------------------------------------------------------------ properties
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn message() -> impl Strategy<Value = (bool, Vec<u8>)> {
+        prop_oneof![
+            "\\PC{0,50}".prop_map(|s| (true, s.into_bytes())),
+            proptest::collection::vec(any::<u8>(), 0..300).prop_map(|b| (false, b)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_chunking_gives_the_same_events(
+            msgs in proptest::collection::vec(message(), 1..8),
+            frag in 1usize..40,
+            chunks in proptest::collection::vec(1usize..50, 1..20),
+        ) {
+            let mut config = Config::default();
+            config.fragment_size = frag.try_into().unwrap();
+            let mut tx = conn_with(Role::Client, config);
+            let mut expected = Vec::new();
+            for (is_text, bytes) in &msgs {
+                if *is_text {
+                    let s = String::from_utf8(bytes.clone()).unwrap();
+                    tx.send_text(&s).unwrap();
+                    expected.push(Seen::Text(s));
+                } else {
+                    tx.send_binary(bytes).unwrap();
+                    expected.push(Seen::Binary(bytes.clone()));
+                }
+                tx.send_ping(b"p").unwrap();
+                expected.push(Seen::Ping(b"p".to_vec()));
+            }
+            let stream = tx.pending_output().to_vec();
+            let mut rx = conn(Role::Server);
+            let mut seen = Vec::new();
+            let mut rest = &stream[..];
+            let mut i = 0;
+            while !rest.is_empty() {
+                let n = chunks[i % chunks.len()].min(rest.len());
+                rx.recv(&rest[..n]);
+                drain_events(&mut rx, &mut seen);
+                rest = &rest[n..];
+                i += 1;
+            }
+            prop_assert_eq!(seen, expected);
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics_and_chunking_does_not_matter(
+            input in proptest::collection::vec(any::<u8>(), 0..200),
+            server in any::<bool>(),
+        ) {
+            let role = if server { Role::Server } else { Role::Client };
+            run(role, &input);
+        }
+    }
+}
