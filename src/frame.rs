@@ -439,7 +439,8 @@ mod tests {
         assert_eq!(h, header(OpCode::Text, 5, None));
         assert_eq!(&frame[n..], b"Hello");
         let mut out = [0; MAX_HEADER_LEN];
-        assert_eq!(&out[..h.encode(&mut out)], &frame[..2]);
+        let n = h.encode(&mut out);
+        assert_eq!(&out[..n], &frame[..2]);
     }
 
     #[test]
@@ -453,7 +454,8 @@ mod tests {
         crate::mask::apply_mask(&mut payload, [0x37, 0xfa, 0x21, 0x3d], 0);
         assert_eq!(payload, b"Hello");
         let mut out = [0; MAX_HEADER_LEN];
-        assert_eq!(&out[..h.encode(&mut out)], &frame[..6]);
+        let n = h.encode(&mut out);
+        assert_eq!(&out[..n], &frame[..6]);
     }
 
     #[test]
@@ -474,10 +476,11 @@ mod tests {
         let pong = [
             0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
         ];
-        let (h, n) = complete(&pong);
+        let (h, used) = complete(&pong);
         assert_eq!(h, header(OpCode::Pong, 5, Some([0x37, 0xfa, 0x21, 0x3d])));
         let mut out = [0; MAX_HEADER_LEN];
-        assert_eq!(&out[..h.encode(&mut out)], &pong[..n]);
+        let n = h.encode(&mut out);
+        assert_eq!(&out[..n], &pong[..used]);
     }
 
     #[test]

@@ -89,8 +89,9 @@ pub fn accept(stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
 ///     if request.origin() != Some("https://example.com") {
 ///         return Err(Rejection::new(403).body("forbidden origin"));
 ///     }
-///     let chosen = request.protocols().iter().find(|p| *p == "chat").cloned();
-///     Ok(Accept { protocol: chosen, ..Accept::default() })
+///     let mut accept = Accept::default();
+///     accept.protocol = request.protocols().iter().find(|p| *p == "chat").cloned();
+///     Ok(accept)
 /// })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
