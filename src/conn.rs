@@ -834,6 +834,50 @@ impl Connection {
         Ok(())
     }
 
+    /// The zero-copy send path of the blocking adapters: when this is a server with nothing
+    /// queued and the message fits one frame, checks the send as `send_*` would and returns the
+    /// encoded header; the caller writes it and then the payload itself (a vectored write).
+    /// Otherwise `Ok(None)`: use `send_*`.
+    #[cfg(feature = "std")]
+    pub(crate) fn start_unbuffered(
+        &mut self,
+        kind: MessageKind,
+        len: usize,
+    ) -> Result<Option<([u8; MAX_HEADER_LEN], usize)>, SendError> {
+        self.check_data_send(len)?;
+        if self.send_kind.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        if self.rng.is_some()
+            || !self.pending_output().is_empty()
+            || len > self.config.fragment_size.get()
+        {
+            return Ok(None);
+        }
+        let opcode = match kind {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        };
+        let header = FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask: None,
+            len: len as u64,
+        };
+        let mut head = [0; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        Ok(Some((head, n)))
+    }
+
+    /// Queues bytes of an unbuffered frame that could not be written, so the next flush
+    /// finishes it.
+    #[cfg(feature = "std")]
+    pub(crate) fn queue_unwritten(&mut self, bytes: &[u8]) {
+        self.compact_output();
+        self.out.extend_from_slice(bytes);
+    }
+
     fn check_data_send(&self, len: usize) -> Result<(), SendError> {
         if self.close_sent || self.state == State::Failed {
             return Err(SendError::Closed);

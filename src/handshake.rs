@@ -118,9 +118,9 @@ impl Default for Limits {
 /// use rfc6455::handshake::Extension;
 /// let ext = Extension {
 ///     name: "permessage-deflate".into(),
-///     params: vec![("client_max_window_bits".into(), None), ("server_max_window_bits".into(), Some("10".into()))],
+///     params: vec![("server_max_window_bits".into(), Some("10".into())), ("x".into(), None)],
 /// };
-/// assert_eq!(ext.to_string(), "permessage-deflate; client_max_window_bits; server_max_window_bits=10");
+/// assert_eq!(ext.to_string(), "permessage-deflate; server_max_window_bits=10; x");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Extension {
@@ -145,7 +145,8 @@ impl fmt::Display for Extension {
 
 /// A refusal to send instead of a 101: the status line with its standard reason phrase, the
 /// given headers, `Content-Length`, `Connection: close` (unless `headers` has a `Connection`
-/// header) and `body` ([RFC 6455 section 4.2.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2)).
+/// header) and `body`
+/// ([RFC 6455 section 4.2.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2)).
 ///
 /// A status outside 100..=599 is sent as 500. A header whose name is not a token or whose value
 /// holds CR, LF or NUL is left out (it would split the response), and so is a given
@@ -158,7 +159,9 @@ impl fmt::Display for Extension {
 /// ```
 #[must_use]
 pub fn reject(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let status = if (100..=599).contains(&status) { status } else { 500 };
+    let status = Some(status)
+        .filter(|s| (100..=599).contains(s))
+        .unwrap_or(500);
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     let mut connection = false;
     for &(name, value) in headers {
@@ -237,13 +240,17 @@ impl Head {
                 self.scanned += 1;
             }
             if self.buf.len() + i >= limits.max_header_bytes {
-                return Err(HandshakeError::HeadersTooLarge { limit: limits.max_header_bytes });
+                return Err(HandshakeError::HeadersTooLarge {
+                    limit: limits.max_header_bytes,
+                });
             }
             if byte != b'\n' {
                 self.line_len += 1;
                 self.last = byte;
                 // A CR right after `max_line_bytes` bytes may still be the line's terminator.
-                let allowed = limits.max_line_bytes.saturating_add(usize::from(byte == b'\r'));
+                let allowed = limits
+                    .max_line_bytes
+                    .saturating_add(usize::from(byte == b'\r'));
                 if self.line_len > allowed {
                     let limit = limits.max_line_bytes;
                     return Err(match self.lines {
@@ -258,7 +265,9 @@ impl Head {
             if !empty {
                 self.lines += 1;
                 if self.lines > limits.max_headers.saturating_add(1) {
-                    return Err(HandshakeError::TooManyHeaders { limit: limits.max_headers });
+                    return Err(HandshakeError::TooManyHeaders {
+                        limit: limits.max_headers,
+                    });
                 }
             } else if self.lines > 0 {
                 let (block, _) = data.split_at(i + 1);
@@ -323,7 +332,11 @@ fn has_token(fields: &[(String, Vec<u8>)], name: &str, token: &str) -> bool {
 /// Every subprotocol in the `Sec-WebSocket-Protocol` headers, which must be tokens.
 fn protocols(fields: &[(String, Vec<u8>)]) -> Result<Vec<String>, HandshakeError> {
     elements(fields, "Sec-WebSocket-Protocol")
-        .map(|p| token(p).map(String::from).ok_or(HandshakeError::InvalidProtocolHeader))
+        .map(|p| {
+            token(p)
+                .map(String::from)
+                .ok_or(HandshakeError::InvalidProtocolHeader)
+        })
         .collect()
 }
 
@@ -387,7 +400,11 @@ impl Cursor<'_> {
 
     fn token(&mut self) -> Option<String> {
         self.skip_ows();
-        let len = self.0.iter().position(|&b| !is_tchar(b)).unwrap_or(self.0.len());
+        let len = self
+            .0
+            .iter()
+            .position(|&b| !is_tchar(b))
+            .unwrap_or(self.0.len());
         let (t, rest) = self.0.split_at(len);
         self.0 = rest;
         token(t).map(String::from)
@@ -423,7 +440,11 @@ fn is_tchar(b: u8) -> bool {
 /// `bytes` as a `&str` if it is a non-empty token.
 fn token(bytes: &[u8]) -> Option<&str> {
     let ok = !bytes.is_empty() && bytes.iter().all(|&b| is_tchar(b));
-    if ok { core::str::from_utf8(bytes).ok() } else { None }
+    if ok {
+        core::str::from_utf8(bytes).ok()
+    } else {
+        None
+    }
 }
 
 /// Whether a header can be written as is: a token name, and no CR, LF or NUL in the value.

@@ -1,6 +1,6 @@
 //! [`WebSocket`]: a [`Connection`] driven over a blocking `Read + Write` stream.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -8,8 +8,11 @@ use alloc::string::String;
 
 use super::timers::{Expired, Keepalive, TimeoutControl, Timers};
 use super::{Error, Message, is_timeout};
-use crate::conn::{Connection, Event, Role, State};
+use crate::conn::{Connection, Event, MessageKind, Role, State};
 use crate::frame::CloseCode;
+
+/// Messages from this size up are sent by a server without copying them (a vectored write).
+const UNBUFFERED_MIN: usize = 16 * 1024;
 
 /// A WebSocket connection over a blocking stream `S`.
 ///
@@ -252,6 +255,9 @@ impl<S: Read + Write> WebSocket<S> {
     /// [`Error::Io`] when writing fails. On a retryable I/O error the message is queued:
     /// call [`flush`](Self::flush) later, do not send it again.
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        if self.try_unbuffered(MessageKind::Text, text.as_bytes())? {
+            return Ok(());
+        }
         self.conn.send_text(text)?;
         self.flush()
     }
@@ -261,8 +267,51 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// As for [`send_text`](Self::send_text).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        if self.try_unbuffered(MessageKind::Binary, data)? {
+            return Ok(());
+        }
         self.conn.send_binary(data)?;
         self.flush()
+    }
+
+    /// A large message from a server goes out as a vectored write of header and payload,
+    /// without copying the payload into the output buffer. `Ok(false)`: not applicable.
+    fn try_unbuffered(&mut self, kind: MessageKind, payload: &[u8]) -> Result<bool, Error> {
+        if payload.len() < UNBUFFERED_MIN {
+            return Ok(false);
+        }
+        let Some((head, n)) = self.conn.start_unbuffered(kind, payload.len())? else {
+            return Ok(false);
+        };
+        let head = &head[..n];
+        let total = head.len() + payload.len();
+        let mut written = 0;
+        while written < total {
+            let (a, b) = match written.checked_sub(head.len()) {
+                None => (&head[written..], payload),
+                Some(into_payload) => (&payload[into_payload..], &[][..]),
+            };
+            match self
+                .stream
+                .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+            {
+                Ok(0) => {
+                    self.conn.queue_unwritten(a);
+                    self.conn.queue_unwritten(b);
+                    return Err(Error::Io(io::ErrorKind::WriteZero.into()));
+                }
+                Ok(k) => written += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Keep the frame whole: what was not written goes out with the next flush.
+                    self.conn.queue_unwritten(a);
+                    self.conn.queue_unwritten(b);
+                    return Err(Error::Io(e));
+                }
+            }
+        }
+        self.stream.flush()?;
+        Ok(true)
     }
 
     /// Sends a ping and writes it out.

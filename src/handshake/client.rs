@@ -112,9 +112,33 @@ pub struct ClientHandshake {
 #[derive(Debug)]
 enum State {
     Head(Head),
-    /// A refusal whose body is being read, up to `want` bytes.
-    Body { status: u16, headers: Fields, body: Vec<u8>, want: usize },
+    Body(Refusal),
     Done,
+}
+
+/// A non-101 response whose body is being read, up to `want` bytes.
+#[derive(Debug)]
+struct Refusal {
+    status: u16,
+    headers: Fields,
+    body: Vec<u8>,
+    want: usize,
+}
+
+impl Refusal {
+    fn into_error(self) -> HandshakeError {
+        let Refusal {
+            status,
+            headers,
+            body,
+            ..
+        } = self;
+        HandshakeError::Rejected {
+            status,
+            headers,
+            body,
+        }
+    }
 }
 
 impl ClientHandshake {
@@ -133,7 +157,7 @@ impl ClientHandshake {
     ) -> Result<ClientHandshake, HandshakeError> {
         let protocols = &options.protocols;
         for (i, p) in protocols.iter().enumerate() {
-            if token(p.as_bytes()).is_none() || protocols[..i].contains(p) {
+            if token(p.as_bytes()).is_none() || protocols.iter().take(i).any(|q| q == p) {
                 return Err(HandshakeError::InvalidOption(
                     "a subprotocol is not a token, or is offered twice",
                 ));
@@ -148,7 +172,10 @@ impl ClientHandshake {
             url.host_header(),
         );
         if !protocols.is_empty() {
-            request.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", protocols.join(", ")));
+            request.push_str(&format!(
+                "Sec-WebSocket-Protocol: {}\r\n",
+                protocols.join(", ")
+            ));
         }
         if !options.extensions.is_empty() {
             let offers = options.extensions.join(", ");
@@ -177,7 +204,9 @@ impl ClientHandshake {
     ) -> Result<ClientHandshake, HandshakeError> {
         use rand::TryRng as _;
         let mut key = [0; 16];
-        rand::rngs::SysRng.try_fill_bytes(&mut key).map_err(|_| HandshakeError::Rng)?;
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut key)
+            .map_err(|_| HandshakeError::Rng)?;
         ClientHandshake::new(url, options, key)
     }
 
@@ -215,9 +244,7 @@ impl ClientHandshake {
                 }
                 Some(used) => self.recv_head(&head, data.get(used..).unwrap_or_default()),
             },
-            State::Body { status, headers, body, want } => {
-                self.recv_body(status, headers, body, want, data)
-            }
+            State::Body(refusal) => self.recv_body(refusal, data),
         }
     }
 
@@ -229,9 +256,7 @@ impl ClientHandshake {
     pub fn recv_eof(&mut self) -> HandshakeError {
         match core::mem::replace(&mut self.state, State::Done) {
             State::Head(_) => HandshakeError::Truncated,
-            State::Body { status, headers, body, .. } => {
-                HandshakeError::Rejected { status, headers, body }
-            }
+            State::Body(refusal) => refusal.into_error(),
             State::Done => HandshakeError::Finished,
         }
     }
@@ -248,7 +273,13 @@ impl ClientHandshake {
                 100..=199 | 204 | 304 => 0,
                 _ => content_length(&headers).map_or(max, |len| len.min(max)),
             };
-            return self.recv_body(status, headers, Vec::new(), want, rest);
+            let refusal = Refusal {
+                status,
+                headers,
+                body: Vec::new(),
+                want,
+            };
+            return self.recv_body(refusal, rest);
         }
         if response.version != Some(1) {
             return Err(HandshakeError::HttpVersion);
@@ -273,27 +304,37 @@ impl ClientHandshake {
             return Err(HandshakeError::UnofferedProtocol(p.clone()));
         }
         let extensions = extensions(&headers)?;
-        if let Some(e) = extensions.iter().find(|e| !self.extensions.contains(&e.name)) {
+        if let Some(e) = extensions
+            .iter()
+            .find(|e| !self.extensions.contains(&e.name))
+        {
             return Err(HandshakeError::UnofferedExtension(e.name.clone()));
         }
-        Ok(Some(Response { headers, protocol, extensions, leftover: rest.to_vec() }))
+        Ok(Some(Response {
+            headers,
+            protocol,
+            extensions,
+            leftover: rest.to_vec(),
+        }))
     }
 
     /// Keeps the part of `data` that fits in the refusal's body; fails once it is complete.
     fn recv_body(
         &mut self,
-        status: u16,
-        headers: Fields,
-        mut body: Vec<u8>,
-        want: usize,
+        mut refusal: Refusal,
         data: &[u8],
     ) -> Result<Option<Response>, HandshakeError> {
-        let take = want.saturating_sub(body.len()).min(data.len());
-        body.extend_from_slice(data.get(..take).unwrap_or_default());
-        if body.len() >= want {
-            return Err(HandshakeError::Rejected { status, headers, body });
+        let take = refusal
+            .want
+            .saturating_sub(refusal.body.len())
+            .min(data.len());
+        refusal
+            .body
+            .extend_from_slice(data.get(..take).unwrap_or_default());
+        if refusal.body.len() >= refusal.want {
+            return Err(refusal.into_error());
         }
-        self.state = State::Body { status, headers, body, want };
+        self.state = State::Body(refusal);
         Ok(None)
     }
 }
@@ -304,7 +345,10 @@ fn content_length(headers: &[(String, Vec<u8>)]) -> Option<usize> {
     if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let len = core::str::from_utf8(value).ok()?.parse::<u64>().unwrap_or(u64::MAX);
+    let len = core::str::from_utf8(value)
+        .ok()?
+        .parse::<u64>()
+        .unwrap_or(u64::MAX);
     Some(usize::try_from(len).unwrap_or(usize::MAX))
 }
 

@@ -140,8 +140,15 @@ impl HandshakeError {
             MissingVersion | UnsupportedVersion => 426,
             HeaderLineTooLong { .. } | HeadersTooLarge { .. } | TooManyHeaders { .. } => 431,
             HttpVersion | Malformed(httparse::Error::Version) => 505,
-            Malformed(_) | NoUpgradeWebsocket | NoConnectionUpgrade | InvalidProtocolHeader
-            | InvalidExtensionHeader | MissingHost | DuplicateHost | MissingKey | DuplicateKey
+            Malformed(_)
+            | NoUpgradeWebsocket
+            | NoConnectionUpgrade
+            | InvalidProtocolHeader
+            | InvalidExtensionHeader
+            | MissingHost
+            | DuplicateHost
+            | MissingKey
+            | DuplicateKey
             | InvalidKey => 400,
             _ => return None,
         })
@@ -176,51 +183,78 @@ impl HandshakeError {
             ],
             _ => &[TEXT],
         };
-        Some(super::reject(status, headers, format!("{self}\n").as_bytes()))
+        Some(super::reject(
+            status,
+            headers,
+            format!("{self}\n").as_bytes(),
+        ))
     }
 }
 
 impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use HandshakeError::*;
-        match self {
-            UrlScheme => f.write_str("URL scheme is not ws:// or wss://; use ws:// for plain TCP or wss:// for TLS"),
-            UrlHost => f.write_str("URL has no valid host; give a DNS name, an IPv4 address or a bracketed IPv6 literal"),
-            UrlPort => f.write_str("URL port is not a number from 1 to 65535"),
-            UrlFragment => f.write_str("URL has a fragment (#...), which WebSocket URLs must not have; remove it"),
-            UrlUserinfo => f.write_str("URL has userinfo (user@host), which is not supported; send credentials in a header"),
-            UrlCharacter => f.write_str("URL path or query holds a space, control or non-ASCII character; percent-encode it"),
-            InvalidOption(what) => write!(f, "invalid handshake option: {what}"),
-            ProtocolNotOffered(p) => write!(f, "cannot select subprotocol {p:?}: the client did not offer it; pick one from Request::protocols()"),
-            ExtensionNotOffered(e) => write!(f, "cannot accept extension {e:?}: the client did not offer it; answer only Request::extensions()"),
-            Rng => f.write_str("the operating system's random number generator failed; retry, or pass a key to ClientHandshake::new"),
-            Finished => f.write_str("the handshake already finished; pass leftover bytes to the connection, or close it after an error"),
-            StartLineTooLong { limit } => write!(f, "request or status line longer than {limit} bytes (Limits::max_line_bytes)"),
-            HeaderLineTooLong { limit } => write!(f, "header line longer than {limit} bytes (Limits::max_line_bytes)"),
-            HeadersTooLarge { limit } => write!(f, "header block larger than {limit} bytes (Limits::max_header_bytes)"),
-            TooManyHeaders { limit } => write!(f, "more than {limit} header lines (Limits::max_headers)"),
-            Malformed(e) => write!(f, "malformed HTTP header block: {e}"),
-            HttpVersion => f.write_str("HTTP/1.0 cannot carry a WebSocket handshake; use HTTP/1.1"),
-            NoUpgradeWebsocket => f.write_str("no Upgrade header with the token websocket"),
-            NoConnectionUpgrade => f.write_str("no Connection header with the token Upgrade"),
-            InvalidProtocolHeader => f.write_str("Sec-WebSocket-Protocol is not a comma-separated list of tokens"),
-            InvalidExtensionHeader => f.write_str("Sec-WebSocket-Extensions does not follow the syntax of RFC 6455 section 9.1"),
-            MethodNotGet => f.write_str("a WebSocket handshake must use the GET method"),
-            MissingHost => f.write_str("the request has no Host header"),
-            DuplicateHost => f.write_str("the request has more than one Host header"),
-            MissingKey => f.write_str("the request has no Sec-WebSocket-Key header"),
-            DuplicateKey => f.write_str("the request has more than one Sec-WebSocket-Key header"),
-            InvalidKey => f.write_str("Sec-WebSocket-Key is not the base64 encoding of 16 bytes"),
-            MissingVersion => f.write_str("the request has no Sec-WebSocket-Version header; this server speaks version 13"),
-            UnsupportedVersion => f.write_str("Sec-WebSocket-Version is not 13, the only version this server speaks"),
-            Rejected { status, .. } => write!(f, "the server refused the upgrade with status {status}; its headers and body say why"),
-            MissingAccept => f.write_str("the 101 response has no Sec-WebSocket-Accept; the server is not a WebSocket server"),
-            WrongAccept => f.write_str("Sec-WebSocket-Accept does not match our key; the server or a proxy mishandled the handshake"),
-            UnofferedProtocol(p) => write!(f, "the server selected subprotocol {p:?}, which we did not offer"),
-            MultipleProtocols => f.write_str("the server selected more than one subprotocol"),
-            UnofferedExtension(e) => write!(f, "the server accepted extension {e:?}, which we did not offer"),
-            Truncated => f.write_str("the connection closed before the response's header block was complete"),
-        }
+        let text = match self {
+            UrlScheme => "URL scheme must be ws:// or wss://",
+            UrlHost => "URL host is missing or not a DNS name, IPv4 or [IPv6] address",
+            UrlPort => "URL port must be a number from 1 to 65535",
+            UrlFragment => "URL has a #fragment, which WebSocket URLs must not have; remove it",
+            UrlUserinfo => "URL userinfo (user@) is not supported; send credentials in a header",
+            UrlCharacter => "URL has a space, control or non-ASCII byte; percent-encode it",
+            InvalidOption(what) => return write!(f, "invalid handshake option: {what}"),
+            ProtocolNotOffered(p) => {
+                return write!(f, "the client did not offer subprotocol {p:?}");
+            }
+            ExtensionNotOffered(e) => return write!(f, "the client did not offer extension {e:?}"),
+            Rng => "the OS random number generator failed; retry, or pass your own key",
+            Finished => "the handshake already finished; hand later bytes to the connection",
+            StartLineTooLong { limit } => {
+                return write!(
+                    f,
+                    "request or status line over {limit} bytes (Limits::max_line_bytes)"
+                );
+            }
+            HeaderLineTooLong { limit } => {
+                return write!(f, "header line over {limit} bytes (Limits::max_line_bytes)");
+            }
+            HeadersTooLarge { limit } => {
+                return write!(
+                    f,
+                    "header block over {limit} bytes (Limits::max_header_bytes)"
+                );
+            }
+            TooManyHeaders { limit } => {
+                return write!(f, "more than {limit} header lines (Limits::max_headers)");
+            }
+            Malformed(e) => return write!(f, "malformed HTTP header block: {e}"),
+            HttpVersion => "HTTP/1.0 cannot carry a WebSocket handshake; use HTTP/1.1",
+            NoUpgradeWebsocket => "no Upgrade header with the token websocket",
+            NoConnectionUpgrade => "no Connection header with the token Upgrade",
+            InvalidProtocolHeader => "Sec-WebSocket-Protocol is not a list of tokens",
+            InvalidExtensionHeader => "Sec-WebSocket-Extensions breaks RFC 6455 section 9.1",
+            MethodNotGet => "a WebSocket handshake must use the GET method",
+            MissingHost => "the request has no Host header",
+            DuplicateHost => "the request has more than one Host header",
+            MissingKey => "the request has no Sec-WebSocket-Key header",
+            DuplicateKey => "the request has more than one Sec-WebSocket-Key header",
+            InvalidKey => "Sec-WebSocket-Key is not the base64 of 16 bytes",
+            MissingVersion => "no Sec-WebSocket-Version header; this server speaks version 13",
+            UnsupportedVersion => "Sec-WebSocket-Version is not 13, the only version spoken here",
+            Rejected { status, .. } => {
+                return write!(f, "the server refused the upgrade with status {status}");
+            }
+            MissingAccept => "the 101 has no Sec-WebSocket-Accept: not a WebSocket server",
+            WrongAccept => "Sec-WebSocket-Accept does not match the key we sent",
+            UnofferedProtocol(p) => {
+                return write!(f, "the server chose unoffered subprotocol {p:?}");
+            }
+            MultipleProtocols => "the server selected more than one subprotocol",
+            UnofferedExtension(e) => {
+                return write!(f, "the server chose unoffered extension {e:?}");
+            }
+            Truncated => "the connection closed in the middle of the response header",
+        };
+        f.write_str(text)
     }
 }
 

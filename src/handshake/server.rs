@@ -42,14 +42,19 @@ impl ServerHandshake {
     /// A handshake that will read one request within `limits`.
     #[must_use]
     pub fn new(limits: Limits) -> ServerHandshake {
-        ServerHandshake { limits, head: Head::default(), done: false }
+        ServerHandshake {
+            limits,
+            head: Head::default(),
+            done: false,
+        }
     }
 
     /// Feeds bytes read from the client, in any chunking.
     ///
     /// `Ok(None)`: more bytes are needed. `Ok(Some(request))`: the header block is complete and
-    /// meets every MUST of [RFC 6455 section 4.2.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1);
-    /// bytes after it are in [`Request::leftover`].
+    /// meets every MUST of
+    /// [RFC 6455 section 4.2.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1); bytes
+    /// after it are in [`Request::leftover`].
     ///
     /// # Errors
     /// Every error carries the [`status`](HandshakeError::status) and
@@ -115,10 +120,10 @@ fn parse_request(head: &Head, rest: &[u8]) -> Result<Request, HandshakeError> {
         Err(0) => return Err(HandshakeError::MissingKey),
         Err(_) => return Err(HandshakeError::DuplicateKey),
     };
-    // 16 bytes are 24 base64 characters, which decode to at most 18 bytes.
-    let decoded = BASE64.decode_slice(key, &mut [0; 18]);
+    // 16 bytes are 24 base64 characters, room for 18 bytes: exactly 16 must come out.
+    let is_16_bytes = key.len() == 24 && BASE64.decode_slice(key, &mut [0; 18]) == Ok(16);
     let key = match core::str::from_utf8(key) {
-        Ok(key) if key.len() == 24 && matches!(decoded, Ok(16)) => String::from(key),
+        Ok(key) if is_16_bytes => String::from(key),
         _ => return Err(HandshakeError::InvalidKey),
     };
     Ok(Request {
@@ -161,9 +166,14 @@ impl Request {
     /// if the client sent the absolute form).
     #[must_use]
     pub fn path(&self) -> &str {
-        let path = self.uri.split_once('?').map_or(self.uri.as_str(), |(path, _)| path);
+        let path = self
+            .uri
+            .split_once('?')
+            .map_or(self.uri.as_str(), |(path, _)| path);
         match path.split_once("://") {
-            Some((_, rest)) if !path.starts_with('/') => rest.find('/').map_or("/", |i| &rest[i..]),
+            Some((_, rest)) if !path.starts_with('/') => {
+                rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/")
+            }
             _ => path,
         }
     }
@@ -248,7 +258,10 @@ impl Request {
             out.push_str(&alloc::format!("Sec-WebSocket-Protocol: {protocol}\r\n"));
         }
         let names = extension_names(&accept.extensions)?;
-        if let Some(name) = names.iter().find(|n| !self.extensions.iter().any(|e| &e.name == *n)) {
+        if let Some(name) = names
+            .iter()
+            .find(|n| !self.extensions.iter().any(|e| &e.name == *n))
+        {
             return Err(HandshakeError::ExtensionNotOffered(name.clone()));
         }
         if !accept.extensions.is_empty() {

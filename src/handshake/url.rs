@@ -1,4 +1,5 @@
-//! `ws://` and `wss://` URLs ([RFC 6455 section 3](https://www.rfc-editor.org/rfc/rfc6455#section-3)).
+//! `ws://` and `wss://` URLs
+//! ([RFC 6455 section 3](https://www.rfc-editor.org/rfc/rfc6455#section-3)).
 
 use alloc::{format, string::String};
 use core::fmt;
@@ -54,12 +55,15 @@ impl Url {
         let (host, after) = match authority.strip_prefix('[') {
             Some(literal) => {
                 let (ip, after) = literal.split_once(']').ok_or(HandshakeError::UrlHost)?;
-                ip.parse::<core::net::Ipv6Addr>().map_err(|_| HandshakeError::UrlHost)?;
+                ip.parse::<core::net::Ipv6Addr>()
+                    .map_err(|_| HandshakeError::UrlHost)?;
                 (ip, after)
             }
             None => {
-                let (host, after) = authority.split_at(authority.find(':').unwrap_or(authority.len()));
-                let dns = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+                let (host, after) =
+                    authority.split_at(authority.find(':').unwrap_or(authority.len()));
+                let dns =
+                    |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
                 if host.is_empty() || !host.bytes().all(dns) {
                     return Err(HandshakeError::UrlHost);
                 }
@@ -85,7 +89,12 @@ impl Url {
             Some(b'/') => String::from(resource),
             _ => format!("/{resource}"),
         };
-        Ok(Url { secure, host: String::from(host), port, resource })
+        Ok(Url {
+            secure,
+            host: String::from(host),
+            port,
+            resource,
+        })
     }
 
     /// Whether the scheme is `wss` (TLS).
@@ -114,12 +123,14 @@ impl Url {
     }
 
     /// The `Host` header value: the host (an IPv6 literal in brackets), then `:port` unless the
-    /// port is the scheme's default ([RFC 6455 section 4.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.1)).
+    /// port is the scheme's default
+    /// ([RFC 6455 section 4.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.1)).
     #[must_use]
     pub fn host_header(&self) -> String {
-        let host = match self.host.contains(':') {
-            true => format!("[{}]", self.host),
-            false => self.host.clone(),
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
         };
         match (self.secure, self.port) {
             (false, 80) | (true, 443) => host,
