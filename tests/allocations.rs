@@ -104,8 +104,10 @@ fn steady_state_is_allocation_free() {
         let send = |conn: &mut Connection| {
             conn.send_text("sixteen bytes!!!").unwrap();
             conn.send_binary(&[1; 1024]).unwrap();
-            conn.send_fragment(MessageKind::Binary, &[2; 100], false).unwrap();
-            conn.send_fragment(MessageKind::Binary, &[2; 100], true).unwrap();
+            conn.send_fragment(MessageKind::Binary, &[2; 100], false)
+                .unwrap();
+            conn.send_fragment(MessageKind::Binary, &[2; 100], true)
+                .unwrap();
             conn.send_ping(b"x").unwrap();
             let n = conn.pending_output().len();
             conn.consume_output(n);
@@ -123,7 +125,10 @@ fn steady_state_is_allocation_free() {
 
     // --- The blocking adapter's borrowing read and its send, over an in-memory stream.
     let mut ws = WebSocket::from_stream(
-        Memory { input: client_stream(220), pos: 0 },
+        Memory {
+            input: client_stream(230),
+            pos: 0,
+        },
         Role::Server,
         Config::default(),
     );
