@@ -61,10 +61,11 @@ const SIMD_MIN_LEN: usize = 64;
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
-    if buf.len() < SIMD_MIN_LEN {
-        mask_words::<ALIGN_WORDS>(buf, rotate_key(key, phase));
+    let rk = rotate_key(key, phase);
+    if HAS_KERNEL && buf.len() >= SIMD_MIN_LEN {
+        mask_long(buf, rk);
     } else {
-        mask_long(buf, rotate_key(key, phase));
+        mask_words::<ALIGN_WORDS>(buf, rk);
     }
     next_phase(phase, buf.len())
 }
@@ -239,22 +240,47 @@ fn write_u64(out: &mut [MaybeUninit<u8>], word: u64) {
 #[inline(always)]
 fn mask_copy(dst: &mut [MaybeUninit<u8>], src: &[u8], rk: [u8; 4]) {
     debug_assert_eq!(dst.len(), src.len());
-    let done = if src.len() < SIMD_MIN_LEN {
-        0
+    if HAS_KERNEL && src.len() >= SIMD_MIN_LEN {
+        let done = simd::mask_copy_prefix(dst, src, rk);
+        if done != src.len() {
+            mask_copy_rest(&mut dst[done..], &src[done..], rk);
+        }
     } else {
-        simd::mask_copy_prefix(dst, src, rk)
-    };
-    // The kernel did all bytes or none, so the key phase of the rest is 0.
-    mask_copy_words(&mut dst[done..], &src[done..], rk);
+        mask_copy_words(dst, src, rk);
+    }
 }
 
-/// The out-of-line part of [`apply_mask`] for buffers of [`SIMD_MIN_LEN`] bytes or more.
+/// What a kernel leaves to [`mask_copy`]: all of a buffer shorter than one vector (which
+/// [`SIMD_MIN_LEN`] keeps from happening). Out of line, to keep the kernel call lean.
+#[cold]
 #[inline(never)]
+fn mask_copy_rest(dst: &mut [MaybeUninit<u8>], src: &[u8], rk: [u8; 4]) {
+    mask_copy_words(dst, src, rk);
+}
+
+/// The SIMD path of [`apply_mask`], for buffers of [`SIMD_MIN_LEN`] bytes or more: one call to
+/// the kernel, through a function pointer where it is chosen at run time.
+#[inline(always)]
 fn mask_long(buf: &mut [u8], rk: [u8; 4]) {
     let done = simd::mask_prefix(buf, rk);
-    // The kernel did all bytes or none, so the key phase of the rest is 0.
-    mask_words::<ALIGN_WORDS>(&mut buf[done..], rk);
+    if done != buf.len() {
+        mask_rest(&mut buf[done..], rk);
+    }
 }
+
+/// What a kernel leaves to [`mask_long`]: all of a buffer shorter than one vector (which
+/// [`SIMD_MIN_LEN`] keeps from happening). Out of line, to keep the kernel call lean.
+#[cold]
+#[inline(never)]
+fn mask_rest(buf: &mut [u8], rk: [u8; 4]) {
+    mask_words::<ALIGN_WORDS>(buf, rk);
+}
+
+/// Whether this target has a SIMD kernel (otherwise everything goes through the word loop).
+const HAS_KERNEL: bool = cfg!(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+));
 
 /// A SIMD kernel: writes `src[i] ^ rk[i % 4]` to `dst[i]` for every `i < len` and returns
 /// `len`, or, if `len` is shorter than one vector, touches nothing and returns 0.

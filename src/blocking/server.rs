@@ -230,7 +230,16 @@ impl Acceptor {
                 return Err(Error::Refused(no.status));
             }
         };
-        let response = request.accept(&answer)?;
+        let response = match request.accept(&answer) {
+            Ok(response) => response,
+            Err(e) => {
+                // The application chose something the client did not offer: a server error.
+                let _ = stream
+                    .write_all(&reject(500, &[], b""))
+                    .and_then(|()| stream.flush());
+                return Err(Error::Handshake(e));
+            }
+        };
         stream.write_all(&response)?;
         stream.flush()?;
         if let Some(control) = control {

@@ -236,7 +236,12 @@ impl Reader {
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if is_timeout(&e) => match self.timers.expired(e, state == State::Open) {
-                Expired::Ping => self.shared.send(|conn| conn.send_ping(b"keepalive"))?,
+                Expired::Ping => {
+                    // Never wait for a writer: a writer stuck on a dead peer would stall the
+                    // very read that is to detect it. The hand-over path only tries the lock.
+                    lock(&self.shared.conn).send_ping(b"keepalive")?;
+                    self.shared.flush_control()?;
+                }
                 Expired::Resume => {}
                 Expired::Fail(e) => return Err(e),
             },

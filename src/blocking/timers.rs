@@ -152,7 +152,10 @@ impl Timers {
             Some(Deadline::Close(at)) if now >= at => {
                 return Expired::Fail(Error::CloseTimeout(self.close_timeout));
             }
-            Some(Deadline::Read(at)) if now >= at => return Expired::Fail(Error::Io(e)),
+            Some(Deadline::Read(at)) if now >= at => {
+                // One kind on every platform (Unix reports a socket timeout as WouldBlock).
+                return Expired::Fail(Error::Io(io::Error::new(io::ErrorKind::TimedOut, e)));
+            }
             _ => {}
         }
         if open && self.ping_due().is_some_and(|at| now >= at) {

@@ -1,0 +1,1434 @@
+//! The blocking adapters over real 127.0.0.1 sockets: our client against our server (each
+//! server in its own thread), and hand-written raw peers where a test needs a peer that
+//! misbehaves or bytes checked on the wire. Every listener binds port 0.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::num::NonZeroUsize;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use rfc6455::blocking::{
+    self, Acceptor, ClientBuilder, Error, Keepalive, Message, Reader, Rejection, WebSocket, Writer,
+};
+use rfc6455::handshake::{Accept, HandshakeError, accept_key};
+use rfc6455::mask::apply_mask;
+use rfc6455::{CloseCode, Config, Connection, MessageKind, ProtocolError, SendError};
+
+/// The opening handshake of RFC 6455 section 1.3, as a raw client writes it.
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// The `Sec-WebSocket-Accept` that `REQUEST`'s key calls for (RFC 6455 section 1.3).
+const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// The masking key of raw clients' frames.
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A bound on every blocking wait, so a bug fails a test instead of hanging it.
+const GUARD: Duration = Duration::from_secs(10);
+
+/// Keepalive and close-timeout tests: a ping after this much silence...
+const PING_INTERVAL: Duration = Duration::from_millis(100);
+/// ...and the peer declared dead after this much.
+const IDLE_TIMEOUT: Duration = Duration::from_millis(400);
+
+// ---------------------------------------------------------------- harness
+
+/// Binds 127.0.0.1:0 and runs `serve` on the first connection in a thread.
+fn spawn_server<T, F>(serve: F) -> (SocketAddr, JoinHandle<T>)
+where
+    T: Send + 'static,
+    F: FnOnce(TcpStream) -> T + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        serve(stream)
+    });
+    (addr, handle)
+}
+
+/// Joins a thread, re-raising its panic with its own message.
+fn join<T>(handle: JoinHandle<T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+fn url(addr: SocketAddr) -> String {
+    format!("ws://{addr}/")
+}
+
+/// Our client, with a read timeout so that a missing message fails the test.
+fn client(addr: SocketAddr) -> ClientBuilder {
+    ClientBuilder::new(url(addr)).read_timeout(GUARD)
+}
+
+fn connect(addr: SocketAddr) -> WebSocket<TcpStream> {
+    client(addr).connect().expect("client handshake")
+}
+
+/// Accepts with the default settings and a guard read timeout.
+fn accept(stream: TcpStream) -> WebSocket<TcpStream> {
+    let mut ws = blocking::accept(stream).expect("server handshake");
+    ws.set_read_timeout(Some(GUARD));
+    ws
+}
+
+/// Echoes text and binary messages until the connection is over; returns what it read.
+fn echo(mut ws: WebSocket<TcpStream>) -> Vec<Message> {
+    ws.set_read_timeout(Some(GUARD));
+    let mut seen = Vec::new();
+    loop {
+        match ws.read() {
+            Ok(Some(message)) => {
+                match &message {
+                    Message::Text(text) => ws.send_text(text).expect("echo text"),
+                    Message::Binary(data) => ws.send_binary(data).expect("echo binary"),
+                    _ => {}
+                }
+                seen.push(message);
+            }
+            Ok(None) => return seen,
+            Err(e) => panic!("echo server: read failed: {e:?}"),
+        }
+    }
+}
+
+/// An echo server with the default settings.
+fn spawn_echo() -> (SocketAddr, JoinHandle<Vec<Message>>) {
+    spawn_server(|stream| echo(accept(stream)))
+}
+
+/// Valid UTF-8 of exactly `len` bytes, mixing 1-, 2-, 3- and 4-byte characters.
+fn text_of_len(len: usize) -> String {
+    let pieces = ["a", "é", "€", "😀", "b"];
+    let mut text = String::with_capacity(len);
+    let mut i = 0;
+    while text.len() < len {
+        let piece = pieces[i % pieces.len()];
+        if text.len() + piece.len() <= len {
+            text.push_str(piece);
+        } else {
+            text.push('z');
+        }
+        i += 1;
+    }
+    text
+}
+
+/// `len` bytes of a pattern that does not repeat with the mask's period.
+fn bytes_of_len(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + i / 251) as u8).collect()
+}
+
+// ---------------------------------------------------------------- raw peers
+
+/// A frame with any opcode, masked when `mask` is given.
+fn frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![(u8::from(fin) << 7) | opcode];
+    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(mask_bit | n as u8),
+        n @ 126..=65535 => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let mut body = payload.to_vec();
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+        apply_mask(&mut body, key, 0);
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A frame as a raw client sends it: masked with `KEY`.
+fn masked_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame(fin, opcode, Some(KEY), payload)
+}
+
+/// A frame as a raw server sends it: unmasked.
+fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame(fin, opcode, None, payload)
+}
+
+/// A frame as read off the wire, unmasked.
+#[derive(Debug)]
+struct RawFrame {
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    masked: bool,
+    payload: Vec<u8>,
+}
+
+fn read_frame(stream: &mut impl Read) -> io::Result<RawFrame> {
+    let mut head = [0; 2];
+    stream.read_exact(&mut head)?;
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut n = [0; 2];
+            stream.read_exact(&mut n)?;
+            u64::from(u16::from_be_bytes(n))
+        }
+        127 => {
+            let mut n = [0; 8];
+            stream.read_exact(&mut n)?;
+            u64::from_be_bytes(n)
+        }
+        n => u64::from(n),
+    };
+    let masked = head[1] & 0x80 != 0;
+    let mut key = [0; 4];
+    if masked {
+        stream.read_exact(&mut key)?;
+    }
+    let mut payload = vec![0; usize::try_from(len).expect("frame length fits in usize")];
+    stream.read_exact(&mut payload)?;
+    if masked {
+        apply_mask(&mut payload, key, 0);
+    }
+    Ok(RawFrame {
+        fin: head[0] & 0x80 != 0,
+        rsv: (head[0] >> 4) & 0x7,
+        opcode: head[0] & 0x0f,
+        masked,
+        payload,
+    })
+}
+
+/// Reads an HTTP header block byte by byte, so no byte after it is consumed.
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("read header block");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).expect("ASCII header block")
+}
+
+/// Checks a 101 response to `REQUEST`.
+fn assert_switching(head: &str) {
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(head.contains(ACCEPT), "{head}");
+}
+
+/// A raw client that completed the opening handshake by hand.
+fn raw_client(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(GUARD)).expect("read timeout");
+    stream.write_all(REQUEST).expect("write request");
+    assert_switching(&read_head(&mut stream));
+    stream
+}
+
+/// A raw server's side of the opening handshake: reads the request and accepts it.
+fn raw_accept(stream: &mut TcpStream) {
+    let response = switching_response(stream);
+    stream.write_all(&response).expect("write 101");
+}
+
+/// Reads a client's request and returns the 101 that accepts it, for a raw server to write.
+fn switching_response(stream: &mut TcpStream) -> Vec<u8> {
+    stream.set_read_timeout(Some(GUARD)).expect("read timeout");
+    let head = read_head(stream);
+    let key = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-key")
+                .then(|| value.trim().to_owned())
+        })
+        .expect("request has Sec-WebSocket-Key");
+    let accept = accept_key(key.as_bytes());
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\r\n",
+        std::str::from_utf8(&accept).expect("base64")
+    )
+    .into_bytes()
+}
+
+fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason.as_bytes());
+    payload
+}
+
+fn is_timeout_kind(e: &Error) -> bool {
+    matches!(e, Error::Io(io) if matches!(io.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock))
+}
+
+// ---------------------------------------------------------------- 1. data messages
+
+/// RFC 6455 section 5.2: the 7-bit, 16-bit and 64-bit length encodings and their boundaries,
+/// text and binary, client to server and back.
+#[test]
+fn data_messages_of_every_length_encoding_echo_byte_for_byte() {
+    const LENGTHS: [usize; 6] = [0, 125, 126, 65535, 65536, 1 << 20];
+    let (addr, server) = spawn_echo();
+    let mut ws = connect(addr);
+    let mut sent = Vec::new();
+    for len in LENGTHS {
+        let text = text_of_len(len);
+        assert_eq!(text.len(), len);
+        ws.send_text(&text).expect("send text");
+        let echoed = ws.read().expect("read text echo");
+        assert!(
+            echoed == Some(Message::Text(text.clone())),
+            "text of {len} bytes came back different"
+        );
+        sent.push(Message::Text(text));
+
+        let data = bytes_of_len(len);
+        ws.send_binary(&data).expect("send binary");
+        let echoed = ws.read().expect("read binary echo");
+        assert!(
+            echoed == Some(Message::Binary(data.clone())),
+            "binary of {len} bytes came back different"
+        );
+        sent.push(Message::Binary(data));
+    }
+    ws.close(CloseCode::NORMAL, "").expect("close");
+    let mut received = join(server);
+    assert_eq!(
+        received.pop(),
+        Some(Message::Close(CloseCode::NORMAL, String::new()))
+    );
+    assert_eq!(received.len(), sent.len());
+    for (got, want) in received.iter().zip(&sent) {
+        assert!(
+            got == want,
+            "the server received a message different from the one sent"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- 2. fragmentation
+
+fn small_fragments() -> Config {
+    let mut config = Config::default();
+    config.fragment_size = NonZeroUsize::new(1000).expect("non-zero");
+    config
+}
+
+/// RFC 6455 section 5.4, checked on the wire: a 64 KiB message from a client with
+/// `fragment_size` 1000 is 66 masked frames, the first binary, the rest continuations, FIN on
+/// the last only.
+#[test]
+fn client_fragment_size_splits_message_on_the_wire() {
+    let data = bytes_of_len(64 * 1024);
+    let (addr, server) = spawn_server(|mut stream| {
+        raw_accept(&mut stream);
+        (0..66)
+            .map(|_| read_frame(&mut stream).expect("read frame"))
+            .collect::<Vec<_>>()
+    });
+    let mut ws = client(addr)
+        .config(small_fragments())
+        .connect()
+        .expect("client handshake");
+    ws.send_binary(&data).expect("send");
+    let frames = join(server);
+    let mut assembled = Vec::new();
+    for (i, frame) in frames.iter().enumerate() {
+        let last = i == frames.len() - 1;
+        assert_eq!(frame.opcode, if i == 0 { 0x2 } else { 0x0 }, "frame {i}");
+        assert_eq!(frame.fin, last, "frame {i}");
+        assert_eq!(frame.rsv, 0, "frame {i}");
+        assert!(frame.masked, "frame {i}");
+        assert_eq!(
+            frame.payload.len(),
+            if last { 536 } else { 1000 },
+            "frame {i}"
+        );
+        assembled.extend_from_slice(&frame.payload);
+    }
+    assert!(
+        assembled == data,
+        "fragments do not reassemble to the message"
+    );
+}
+
+/// The same from a server with `fragment_size` 1000: unmasked frames.
+#[test]
+fn server_fragment_size_splits_message_on_the_wire() {
+    let text = text_of_len(64 * 1024);
+    let sent = text.clone();
+    let (addr, server) = spawn_server(move |stream| {
+        let mut ws = Acceptor::new()
+            .config(small_fragments())
+            .accept(stream)
+            .expect("server handshake");
+        ws.send_text(&sent).expect("send");
+    });
+    let mut stream = raw_client(addr);
+    let frames: Vec<_> = (0..66)
+        .map(|_| read_frame(&mut stream).expect("read frame"))
+        .collect();
+    join(server);
+    let mut assembled = Vec::new();
+    for (i, frame) in frames.iter().enumerate() {
+        let last = i == frames.len() - 1;
+        assert_eq!(frame.opcode, if i == 0 { 0x1 } else { 0x0 }, "frame {i}");
+        assert_eq!(frame.fin, last, "frame {i}");
+        assert!(!frame.masked, "frame {i}");
+        assert_eq!(
+            frame.payload.len(),
+            if last { 536 } else { 1000 },
+            "frame {i}"
+        );
+        assembled.extend_from_slice(&frame.payload);
+    }
+    assert!(assembled == text.as_bytes(), "fragments do not reassemble");
+}
+
+/// Fragmented messages both ways between our client and our server are delivered whole.
+#[test]
+fn fragmented_messages_are_delivered_whole_both_ways() {
+    let text = text_of_len(64 * 1024);
+    let data = bytes_of_len(64 * 1024);
+    let (addr, server) = spawn_server(|stream| {
+        let ws = Acceptor::new()
+            .config(small_fragments())
+            .accept(stream)
+            .expect("server handshake");
+        echo(ws)
+    });
+    let mut ws = client(addr)
+        .config(small_fragments())
+        .connect()
+        .expect("client handshake");
+    ws.send_text(&text).expect("send text");
+    ws.send_binary(&data).expect("send binary");
+    assert!(ws.read().expect("read") == Some(Message::Text(text.clone())));
+    assert!(ws.read().expect("read") == Some(Message::Binary(data.clone())));
+    ws.close(CloseCode::NORMAL, "").expect("close");
+    let received = join(server);
+    assert_eq!(received.len(), 3);
+    assert!(received[0] == Message::Text(text));
+    assert!(received[1] == Message::Binary(data));
+}
+
+/// `Connection::send_fragment` through `WebSocket::into_parts`: a text message split inside a
+/// code point, with a ping between its fragments (RFC 6455 section 5.4), arrives whole after
+/// the ping.
+#[test]
+fn send_fragment_through_into_parts_with_ping_between_fragments() {
+    let (addr, server) = spawn_echo();
+    let ws = connect(addr);
+    let (mut stream, mut conn): (TcpStream, Connection) = ws.into_parts();
+    let text = "héllo wörld";
+    let bytes = text.as_bytes();
+    // "h" + first byte of "é".
+    conn.send_fragment(MessageKind::Text, &bytes[..2], false)
+        .expect("first fragment");
+    assert_eq!(
+        conn.send_text("no"),
+        Err(SendError::MessageInProgress),
+        "a whole message cannot start inside a fragmented one"
+    );
+    conn.send_ping(b"between").expect("ping between fragments");
+    conn.send_fragment(MessageKind::Text, &bytes[2..7], false)
+        .expect("middle fragment");
+    conn.send_fragment(MessageKind::Text, &bytes[7..], true)
+        .expect("last fragment");
+    stream.write_all(conn.pending_output()).expect("write");
+    let n = conn.pending_output().len();
+    conn.consume_output(n);
+
+    let mut ws =
+        WebSocket::from_connection(stream, conn).with_timeout_control(TcpStream::set_read_timeout);
+    ws.set_read_timeout(Some(GUARD));
+    assert_eq!(
+        ws.read().expect("pong"),
+        Some(Message::Pong(b"between".to_vec()))
+    );
+    assert_eq!(ws.read().expect("echo"), Some(Message::Text(text.into())));
+    ws.close(CloseCode::NORMAL, "").expect("close");
+    assert_eq!(
+        join(server),
+        [
+            Message::Ping(b"between".to_vec()),
+            Message::Text(text.into()),
+            Message::Close(CloseCode::NORMAL, String::new()),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------- 3. ping and pong
+
+/// RFC 6455 section 5.5.2/5.5.3: each side's ping is answered with a pong carrying its
+/// payload, and the ping is still delivered to the application.
+#[test]
+fn ping_is_answered_with_identical_pong_both_ways() {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = accept(stream);
+        assert_eq!(ws.read().expect("ping"), Some(Message::Ping(b"x".to_vec())));
+        ws.send_ping(b"from server").expect("send ping");
+        assert_eq!(
+            ws.read().expect("pong"),
+            Some(Message::Pong(b"from server".to_vec()))
+        );
+        assert_eq!(
+            ws.read().expect("close"),
+            Some(Message::Close(CloseCode::NORMAL, String::new()))
+        );
+        assert_eq!(ws.read().expect("end"), None);
+    });
+    let mut ws = connect(addr);
+    ws.send_ping(b"x").expect("send ping");
+    assert_eq!(ws.read().expect("pong"), Some(Message::Pong(b"x".to_vec())));
+    assert_eq!(
+        ws.read().expect("ping"),
+        Some(Message::Ping(b"from server".to_vec()))
+    );
+    ws.close(CloseCode::NORMAL, "").expect("close");
+    join(server);
+}
+
+// ---------------------------------------------------------------- 4. closing
+
+/// RFC 6455 section 7.1.2: the client starts the close; the server sees the code and reason,
+/// then `Ok(None)`; the client's `close` returns once the server ended the TCP connection.
+#[test]
+fn client_close_is_seen_by_server_then_none() {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = accept(stream);
+        let close = ws.read().expect("read close");
+        let end = ws.read().expect("read after close");
+        let again = ws.read().expect("read again");
+        (close, end, again)
+    });
+    let mut ws = connect(addr);
+    let started = Instant::now();
+    ws.close(CloseCode::NORMAL, "bye").expect("close");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "close waited {:?}: the server's TCP close was not noticed",
+        started.elapsed()
+    );
+    let (close, end, again) = join(server);
+    assert_eq!(close, Some(Message::Close(CloseCode::NORMAL, "bye".into())));
+    assert_eq!(end, None);
+    assert_eq!(again, None);
+    assert_eq!(ws.read().expect("client read after close"), None);
+}
+
+/// The server starts the close with an application code (4000); the client sees it, echoes
+/// it, and then reads `Ok(None)` once the server ended the TCP connection.
+#[test]
+fn server_close_4000_is_seen_by_client_then_none() {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = accept(stream);
+        ws.close(CloseCode(4000), "shutting down")
+            .expect("server close");
+    });
+    let mut ws = connect(addr);
+    assert_eq!(
+        ws.read().expect("read close"),
+        Some(Message::Close(CloseCode(4000), "shutting down".into()))
+    );
+    let started = Instant::now();
+    assert_eq!(ws.read().expect("read after close"), None);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the client waited {:?} for the server's TCP close",
+        started.elapsed()
+    );
+    join(server);
+    assert_eq!(ws.read().expect("read again"), None);
+}
+
+/// RFC 6455 section 7.1.5: a TCP connection that ends without a close frame is an abnormal
+/// closure (1006), reported as `UnexpectedEof`; the server drops here.
+#[test]
+fn client_reads_unexpected_eof_when_server_drops_tcp() {
+    let (addr, server) = spawn_server(|stream| drop(accept(stream)));
+    let mut ws = connect(addr);
+    join(server);
+    let read = ws.read();
+    assert!(
+        matches!(read, Err(Error::Protocol(ProtocolError::UnexpectedEof))),
+        "{read:?}"
+    );
+    assert_eq!(ws.read().expect("read after the error"), None);
+}
+
+/// The same with the client dropping.
+#[test]
+fn server_reads_unexpected_eof_when_client_drops_tcp() {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = accept(stream);
+        let first = ws.read();
+        let second = ws.read();
+        (first, second)
+    });
+    drop(connect(addr));
+    let (first, second) = join(server);
+    assert!(
+        matches!(first, Err(Error::Protocol(ProtocolError::UnexpectedEof))),
+        "{first:?}"
+    );
+    assert!(matches!(second, Ok(None)), "{second:?}");
+}
+
+/// After our close frame, no data or control frame may be sent (RFC 6455 section 5.5.1).
+#[test]
+fn sending_after_close_is_refused() {
+    let (addr, server) = spawn_echo();
+    let mut ws = connect(addr);
+    ws.close(CloseCode::NORMAL, "").expect("close");
+    for result in [
+        ws.send_text("late"),
+        ws.send_binary(b"late"),
+        ws.send_ping(b"late"),
+    ] {
+        assert!(
+            matches!(result, Err(Error::Send(SendError::Closed))),
+            "{result:?}"
+        );
+    }
+    join(server);
+}
+
+/// 1005, 1006 and 1015 must never be sent (RFC 6455 section 7.4.1), nor codes outside the
+/// registered ranges; the refusal leaves the connection open.
+#[test]
+fn close_with_unsendable_code_is_refused_and_connection_stays_open() {
+    let (addr, server) = spawn_echo();
+    let mut ws = connect(addr);
+    for code in [1006, 1015, 999, 1004, 2999, 5000] {
+        let result = ws.close(CloseCode(code), "");
+        assert!(
+            matches!(result, Err(Error::Send(SendError::InvalidCloseCode(c))) if c == CloseCode(code)),
+            "close({code}): {result:?}"
+        );
+    }
+    ws.send_text("still open")
+        .expect("send after refused close");
+    assert_eq!(
+        ws.read().expect("echo"),
+        Some(Message::Text("still open".into()))
+    );
+    ws.close(CloseCode::NORMAL, "").expect("close");
+    assert_eq!(
+        join(server),
+        [
+            Message::Text("still open".into()),
+            Message::Close(CloseCode::NORMAL, String::new())
+        ]
+    );
+}
+
+/// A peer that never answers our close: `close` gives up after the close timeout.
+#[test]
+fn server_close_times_out_when_peer_never_answers() {
+    let timeout = Duration::from_millis(300);
+    let (addr, server) = spawn_server(move |stream| {
+        let mut ws = accept(stream);
+        ws.set_close_timeout(timeout);
+        let started = Instant::now();
+        let result = ws.close(CloseCode::NORMAL, "");
+        (result, started.elapsed())
+    });
+    let stream = raw_client(addr);
+    let (result, elapsed) = join(server);
+    drop(stream);
+    assert!(
+        matches!(result, Err(Error::CloseTimeout(t)) if t == timeout),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= timeout && elapsed < Duration::from_secs(2),
+        "close gave up after {elapsed:?}"
+    );
+}
+
+/// Symmetric: a server that never answers our client's close.
+#[test]
+fn client_close_times_out_when_server_never_answers() {
+    let timeout = Duration::from_millis(300);
+    let (addr, server) = spawn_server(|mut stream| {
+        raw_accept(&mut stream);
+        let close = read_frame(&mut stream).expect("close frame");
+        (close, stream) // kept open, silent, until joined
+    });
+    let mut ws = connect(addr);
+    ws.set_close_timeout(timeout);
+    let started = Instant::now();
+    let result = ws.close(CloseCode::NORMAL, "bye");
+    let elapsed = started.elapsed();
+    let (close, stream) = join(server);
+    drop(stream);
+    assert_eq!(
+        (close.opcode, close.payload),
+        (0x8, close_payload(1000, "bye"))
+    );
+    assert!(
+        matches!(result, Err(Error::CloseTimeout(t)) if t == timeout),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= timeout && elapsed < Duration::from_secs(2),
+        "close gave up after {elapsed:?}"
+    );
+}
+
+/// RFC 6455 sections 5.1 and 7.1.7: a server that receives an unmasked frame fails the
+/// connection and sends a close frame with 1002 (not just a TCP close); later reads give
+/// `Ok(None)`.
+#[test]
+fn server_receives_unmasked_frame_fails_with_1002_on_the_wire() {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = accept(stream);
+        let failed = ws.read();
+        let after = ws.read();
+        (failed, after)
+    });
+    let mut stream = raw_client(addr);
+    stream
+        .write_all(&server_frame(true, 0x1, b"unmasked"))
+        .expect("write");
+    let close = read_frame(&mut stream).expect("close frame");
+    let (failed, after) = join(server);
+    assert!(
+        matches!(failed, Err(Error::Protocol(ProtocolError::UnmaskedFrame))),
+        "{failed:?}"
+    );
+    assert!(matches!(after, Ok(None)), "{after:?}");
+    assert!(!close.masked);
+    assert_eq!(
+        (close.opcode, close.payload),
+        (0x8, close_payload(1002, ""))
+    );
+}
+
+/// Symmetric: a client that receives a masked frame fails with 1002 and sends it, masked.
+#[test]
+fn client_receives_masked_frame_fails_with_1002_on_the_wire() {
+    let (addr, server) = spawn_server(|mut stream| {
+        raw_accept(&mut stream);
+        stream
+            .write_all(&masked_frame(true, 0x1, b"masked"))
+            .expect("write");
+        read_frame(&mut stream).expect("close frame")
+    });
+    let mut ws = connect(addr);
+    let failed = ws.read();
+    let close = join(server);
+    assert!(
+        matches!(failed, Err(Error::Protocol(ProtocolError::MaskedFrame))),
+        "{failed:?}"
+    );
+    assert_eq!(ws.read().expect("read after failure"), None);
+    assert!(close.masked);
+    assert_eq!(
+        (close.opcode, close.payload),
+        (0x8, close_payload(1002, ""))
+    );
+}
+
+// ---------------------------------------------------------------- 5. refusal
+
+/// A server's refusal reaches the client with its status and body.
+#[test]
+fn rejected_handshake_reports_status_and_body_to_client() {
+    let (addr, server) = spawn_server(|stream| {
+        blocking::accept_with(stream, |_| Err(Rejection::new(403).body("nope")))
+    });
+    let result = client(addr).connect();
+    let server_result = join(server);
+    assert!(
+        matches!(server_result, Err(Error::Refused(403))),
+        "{server_result:?}"
+    );
+    let Err(Error::Handshake(HandshakeError::Rejected { status, body, .. })) = result else {
+        panic!("expected a Rejected handshake error, got {result:?}");
+    };
+    assert_eq!(status, 403);
+    assert_eq!(body, b"nope");
+}
+
+// ---------------------------------------------------------------- 6. subprotocols
+
+/// RFC 6455 section 4.2.2: the server selects one of the offered subprotocols and both ends
+/// report it.
+#[test]
+fn subprotocol_chosen_by_server_is_reported_on_both_sides() {
+    let (addr, server) = spawn_server(|stream| {
+        let ws = blocking::accept_with(stream, |request| {
+            assert_eq!(request.protocols(), ["chat", "superchat"]);
+            Ok(Accept::new().protocol("superchat"))
+        })
+        .expect("server handshake");
+        let protocol = ws.protocol().map(String::from);
+        (protocol, echo(ws))
+    });
+    let mut ws = client(addr)
+        .protocol("chat")
+        .protocol("superchat")
+        .connect()
+        .expect("client handshake");
+    assert_eq!(ws.protocol(), Some("superchat"));
+    ws.close(CloseCode::NORMAL, "").expect("close");
+    let (protocol, _) = join(server);
+    assert_eq!(protocol.as_deref(), Some("superchat"));
+}
+
+/// A server cannot select a subprotocol the client did not offer: its accept fails locally
+/// and no 101 goes out.
+#[test]
+fn server_selecting_unoffered_subprotocol_fails_locally() {
+    let (addr, server) = spawn_server(|stream| {
+        blocking::accept_with(stream, |_| Ok(Accept::new().protocol("mqtt")))
+    });
+    let result = client(addr).protocol("chat").connect();
+    let server_result = join(server);
+    assert!(
+        matches!(
+            &server_result,
+            Err(Error::Handshake(HandshakeError::ProtocolNotOffered(p))) if p == "mqtt"
+        ),
+        "{server_result:?}"
+    );
+    assert!(
+        matches!(
+            result,
+            Err(Error::Handshake(
+                HandshakeError::Truncated | HandshakeError::Rejected { .. }
+            ))
+        ),
+        "the client must not connect: {result:?}"
+    );
+}
+
+// ---------------------------------------------------------------- 7. split
+
+fn assert_clone_send_sync<T: Clone + Send + Sync + 'static>() {}
+fn assert_send<T: Send + 'static>() {}
+
+/// The message number `i` of the split tests: text and binary alternate, sizes vary.
+fn numbered(i: usize) -> Message {
+    let body = format!("message {i:04} {}", "x".repeat(i % 300));
+    if i % 2 == 0 {
+        Message::Text(body)
+    } else {
+        Message::Binary(body.into_bytes())
+    }
+}
+
+/// A writer thread sends 1000 messages while a reader thread reads the 1000 echoes.
+#[test]
+fn split_reader_and_writer_run_on_two_threads() {
+    const COUNT: usize = 1000;
+    let (addr, server) = spawn_echo();
+    let (reader, writer) = connect(addr).split().expect("split");
+    let writing = {
+        let writer = writer.clone();
+        thread::spawn(move || {
+            for i in 0..COUNT {
+                writer.send(&numbered(i)).expect("send");
+            }
+        })
+    };
+    let reading = thread::spawn(move || {
+        let mut reader: Reader = reader;
+        let received: Vec<Message> = (0..COUNT)
+            .map(|i| {
+                reader
+                    .read()
+                    .unwrap_or_else(|e| panic!("read {i}: {e:?}"))
+                    .expect("a message")
+            })
+            .collect();
+        (reader, received)
+    });
+    join(writing);
+    let (mut reader, received) = join(reading);
+    for (i, message) in received.iter().enumerate() {
+        assert_eq!(*message, numbered(i), "echo {i}");
+    }
+    writer.close(CloseCode::NORMAL, "done").expect("close");
+    assert!(writer.is_closed());
+    let late = writer.send_text("late");
+    assert!(
+        matches!(late, Err(Error::Send(SendError::Closed))),
+        "{late:?}"
+    );
+    assert_eq!(
+        reader.read().expect("close echo"),
+        Some(Message::Close(CloseCode::NORMAL, String::new()))
+    );
+    assert_eq!(reader.read().expect("end"), None);
+    let echoed = join(server);
+    assert_eq!(echoed.len(), COUNT + 1);
+}
+
+/// `Writer` is `Clone + Send + Sync`: four clones send 250 messages each at once, in several
+/// fragments each; every message arrives intact and in per-thread order, so no two messages'
+/// frames were interleaved.
+#[test]
+fn writer_clones_on_four_threads_never_interleave_frames() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 250;
+    assert_clone_send_sync::<Writer>();
+    assert_send::<Reader>();
+
+    let (addr, server) = spawn_echo();
+    let mut config = Config::default();
+    config.fragment_size = NonZeroUsize::new(512).expect("non-zero");
+    let ws = client(addr)
+        .config(config)
+        .connect()
+        .expect("client handshake");
+    let (mut reader, writer) = ws.split().expect("split");
+    let body = |t: usize, s: usize| {
+        let fill = char::from(b'a' + t as u8).to_string();
+        format!("{t}:{s}:{}", fill.repeat((s * 37) % 3000 + 1))
+    };
+    let senders: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let writer = writer.clone();
+            thread::spawn(move || {
+                for s in 0..PER_THREAD {
+                    writer.send_text(&body(t, s)).expect("send");
+                }
+            })
+        })
+        .collect();
+    let mut next = [0; THREADS];
+    for _ in 0..THREADS * PER_THREAD {
+        let message = reader.read().expect("read").expect("a message");
+        let Message::Text(text) = message else {
+            panic!("expected text, got {message:?}");
+        };
+        let mut parts = text.splitn(3, ':');
+        let t: usize = parts.next().and_then(|p| p.parse().ok()).expect("thread");
+        let s: usize = parts.next().and_then(|p| p.parse().ok()).expect("seq");
+        assert_eq!(s, next[t], "thread {t}'s messages out of order");
+        assert!(text == body(t, s), "message {t}:{s} corrupted");
+        next[t] += 1;
+    }
+    for sender in senders {
+        join(sender);
+    }
+    assert_eq!(next, [PER_THREAD; THREADS]);
+    writer.close(CloseCode::NORMAL, "").expect("close");
+    assert_eq!(
+        reader.read().expect("close echo"),
+        Some(Message::Close(CloseCode::NORMAL, String::new()))
+    );
+    assert_eq!(reader.read().expect("end"), None);
+    assert_eq!(join(server).len(), THREADS * PER_THREAD + 1);
+}
+
+// ---------------------------------------------------------------- 8. broadcast
+
+/// A server holds the `Writer` of 50 clients in a `Vec` and broadcasts one message, then
+/// closes every connection.
+#[test]
+fn broadcast_reaches_50_clients() {
+    const CLIENTS: usize = 50;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    let server = thread::spawn(move || {
+        let mut readers = Vec::new();
+        let mut writers: Vec<Writer> = Vec::new();
+        for _ in 0..CLIENTS {
+            let (stream, _) = listener.accept().expect("accept");
+            let (mut reader, writer) = accept(stream).split().expect("split");
+            reader.set_read_timeout(Some(GUARD));
+            readers.push(reader);
+            writers.push(writer);
+        }
+        for writer in &writers {
+            writer.send_text("to everyone").expect("broadcast");
+        }
+        for writer in &writers {
+            writer.close(CloseCode::GOING_AWAY, "bye").expect("close");
+        }
+        drop(writers);
+        // Each connection ends (TCP closed) as soon as its close handshake completes.
+        for mut reader in readers {
+            assert_eq!(
+                reader.read().expect("close echo"),
+                Some(Message::Close(CloseCode::GOING_AWAY, String::new()))
+            );
+            assert_eq!(reader.read().expect("end"), None);
+        }
+    });
+    let started = Instant::now();
+    let mut clients: Vec<_> = (0..CLIENTS).map(|_| connect(addr)).collect();
+    for (i, ws) in clients.iter_mut().enumerate() {
+        assert_eq!(
+            ws.read().expect("broadcast"),
+            Some(Message::Text("to everyone".into())),
+            "client {i}"
+        );
+        assert_eq!(
+            ws.read().expect("close"),
+            Some(Message::Close(CloseCode::GOING_AWAY, "bye".into())),
+            "client {i}"
+        );
+        assert_eq!(ws.read().expect("end"), None, "client {i}");
+    }
+    join(server);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------- 9. keepalive
+
+/// A client that completed the handshake by hand and then goes silent (never answers the
+/// pings) is declared dead by the server after the idle timeout, and received pings before
+/// that. `split`: the server reads through a split `Reader`.
+fn assert_silent_client_declared_dead(split: bool) {
+    let (addr, server) = spawn_server(move |stream| {
+        let started = Instant::now();
+        let ws = Acceptor::new()
+            .keepalive(Keepalive::new(PING_INTERVAL, IDLE_TIMEOUT))
+            .accept(stream)
+            .expect("server handshake");
+        let result = if split {
+            let (mut reader, _writer) = ws.split().expect("split");
+            reader.read()
+        } else {
+            let mut ws = ws;
+            ws.read()
+        };
+        (result, started.elapsed(), Instant::now())
+    });
+    let mut stream = raw_client(addr);
+    let mut pings = Vec::new();
+    loop {
+        match read_frame(&mut stream) {
+            Ok(frame) => {
+                assert_eq!(frame.opcode, 0x9, "only pings are expected: {frame:?}");
+                assert!(!frame.masked);
+                pings.push((Instant::now(), frame.payload));
+            }
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(e) => panic!("raw client read: {e}"),
+        }
+    }
+    let (result, elapsed, failed_at) = join(server);
+    assert!(
+        matches!(result, Err(Error::PeerUnresponsive(t)) if t == IDLE_TIMEOUT),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= IDLE_TIMEOUT && elapsed < Duration::from_secs(3),
+        "declared dead after {elapsed:?}"
+    );
+    let (first_ping, _) = pings.first().expect("at least one ping before giving up");
+    assert!(*first_ping < failed_at);
+    assert!(pings.iter().all(|(_, payload)| payload == b"keepalive"));
+}
+
+#[test]
+fn server_keepalive_detects_silent_client() {
+    assert_silent_client_declared_dead(false);
+}
+
+#[test]
+fn split_reader_keepalive_detects_silent_client() {
+    assert_silent_client_declared_dead(true);
+}
+
+/// The split's promise that "the reader never waits for a writer" must hold for keepalive
+/// pings too: with a writer stuck sending to a client that stopped reading (its socket buffers
+/// full), the reader still declares the silent client dead at the idle timeout.
+#[test]
+fn split_reader_keepalive_is_not_blocked_by_a_stuck_writer() {
+    // The raw client hangs up after this, which unblocks a stuck writer (and reader).
+    let patience = Duration::from_millis(1500);
+    let (addr, server) = spawn_server(move |stream| {
+        let ws = Acceptor::new()
+            .keepalive(Keepalive::new(PING_INTERVAL, IDLE_TIMEOUT))
+            .write_timeout(GUARD)
+            .accept(stream)
+            .expect("server handshake");
+        let (mut reader, writer) = ws.split().expect("split");
+        let flooding = thread::spawn(move || {
+            let data = vec![0x5a; 4 << 20];
+            loop {
+                if let Err(e) = writer.send_binary(&data) {
+                    return e;
+                }
+            }
+        });
+        let started = Instant::now();
+        let result = reader.read();
+        (result, started.elapsed(), flooding)
+    });
+    // Completes the handshake, then never reads nor writes.
+    let stream = raw_client(addr);
+    let give_up = Instant::now() + patience;
+    while !server.is_finished() && Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(10));
+    }
+    drop(stream);
+    let (result, elapsed, flooding) = join(server);
+    let flood_error = join(flooding);
+    assert!(
+        matches!(result, Err(Error::PeerUnresponsive(t)) if t == IDLE_TIMEOUT),
+        "{result:?} after {elapsed:?}: the reader waited for the stuck writer \
+         (which stopped with {flood_error:?})"
+    );
+    assert!(elapsed < patience, "declared dead after {elapsed:?}");
+}
+
+/// Symmetric: our client declares a silent server dead, after pinging it.
+#[test]
+fn client_keepalive_detects_silent_server() {
+    let (addr, server) = spawn_server(|mut stream| {
+        raw_accept(&mut stream);
+        let mut pings = 0;
+        loop {
+            match read_frame(&mut stream) {
+                Ok(frame) => {
+                    assert_eq!(frame.opcode, 0x9, "only pings are expected: {frame:?}");
+                    assert!(frame.masked);
+                    assert_eq!(frame.payload, b"keepalive");
+                    pings += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break pings,
+                Err(e) => panic!("raw server read: {e}"),
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut ws = client(addr)
+        .keepalive(Keepalive::new(PING_INTERVAL, IDLE_TIMEOUT))
+        .connect()
+        .expect("client handshake");
+    let result = ws.read();
+    let elapsed = started.elapsed();
+    drop(ws);
+    let pings = join(server);
+    assert!(
+        matches!(result, Err(Error::PeerUnresponsive(t)) if t == IDLE_TIMEOUT),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= IDLE_TIMEOUT && elapsed < Duration::from_secs(3),
+        "declared dead after {elapsed:?}"
+    );
+    assert!(pings >= 1, "no ping before giving up");
+}
+
+/// A peer that answers the pings stays alive past the idle timeout.
+#[test]
+fn keepalive_spares_peer_that_answers_pings() {
+    let alive_for = Duration::from_secs(1);
+    let (addr, server) = spawn_server(move |stream| {
+        let mut ws = Acceptor::new()
+            .keepalive(Keepalive::new(PING_INTERVAL, IDLE_TIMEOUT))
+            .accept(stream)
+            .expect("server handshake");
+        ws.set_read_timeout(Some(alive_for));
+        let started = Instant::now();
+        let mut pongs = 0;
+        while started.elapsed() < alive_for {
+            match ws.read() {
+                Ok(Some(Message::Pong(payload))) => {
+                    assert_eq!(payload, b"keepalive");
+                    pongs += 1;
+                }
+                Err(e) if e.is_retryable() => {}
+                other => panic!("server read after {:?}: {other:?}", started.elapsed()),
+            }
+        }
+        ws.close(CloseCode::NORMAL, "done").expect("server close");
+        pongs
+    });
+    let mut ws = connect(addr);
+    let mut pings = 0;
+    loop {
+        match ws.read().expect("client read") {
+            Some(Message::Ping(payload)) => {
+                assert_eq!(payload, b"keepalive");
+                pings += 1;
+            }
+            Some(Message::Close(code, reason)) => {
+                assert_eq!((code, reason.as_str()), (CloseCode::NORMAL, "done"));
+                break;
+            }
+            other => panic!("client read {other:?}"),
+        }
+    }
+    assert_eq!(ws.read().expect("end"), None);
+    let pongs = join(server);
+    // Pings every 100 ms for 1 s, each answered.
+    assert!(pongs >= 3, "only {pongs} pongs");
+    assert!(pings >= pongs, "{pings} pings, {pongs} pongs");
+}
+
+// ---------------------------------------------------------------- 10. handshake deadline
+
+/// A client that sends one byte of its request and stalls is dropped at the handshake
+/// deadline.
+#[test]
+fn handshake_deadline_drops_stalled_client() {
+    let deadline = Duration::from_millis(300);
+    let (addr, server) = spawn_server(move |stream| {
+        let started = Instant::now();
+        let result = Acceptor::new().handshake_timeout(deadline).accept(stream);
+        (result, started.elapsed())
+    });
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.write_all(b"G").expect("write");
+    let (result, elapsed) = join(server);
+    assert!(
+        matches!(result, Err(Error::HandshakeTimeout(t)) if t == deadline),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= deadline && elapsed < Duration::from_secs(2),
+        "gave up after {elapsed:?}"
+    );
+}
+
+/// A slowloris client sending a byte every 100 ms never finishes its request: the deadline
+/// is for the whole handshake, not reset by each byte.
+#[test]
+fn handshake_deadline_is_not_reset_by_each_byte() {
+    let deadline = Duration::from_millis(300);
+    let (addr, server) = spawn_server(move |stream| {
+        let started = Instant::now();
+        let result = Acceptor::new().handshake_timeout(deadline).accept(stream);
+        (result, started.elapsed())
+    });
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let dribbling = thread::spawn(move || {
+        // At most 3 s of dribbling; stops when the server hangs up.
+        for &byte in REQUEST.iter().take(30) {
+            if stream.write_all(&[byte]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let (result, elapsed) = join(server);
+    assert!(
+        matches!(result, Err(Error::HandshakeTimeout(t)) if t == deadline),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= deadline && elapsed < Duration::from_secs(1),
+        "gave up after {elapsed:?}"
+    );
+    join(dribbling);
+}
+
+/// Symmetric: a server that reads the request and never answers fails our client's
+/// handshake at its deadline.
+#[test]
+fn client_handshake_deadline_when_server_never_answers() {
+    let deadline = Duration::from_millis(300);
+    let (addr, server) = spawn_server(|mut stream| {
+        stream.set_read_timeout(Some(GUARD)).expect("read timeout");
+        read_head(&mut stream);
+        stream // kept open, silent, until joined
+    });
+    let started = Instant::now();
+    let result = client(addr).handshake_timeout(deadline).connect();
+    let elapsed = started.elapsed();
+    drop(join(server));
+    assert!(
+        matches!(result, Err(Error::HandshakeTimeout(t)) if t == deadline),
+        "{result:?}"
+    );
+    assert!(
+        elapsed >= deadline && elapsed < Duration::from_secs(2),
+        "gave up after {elapsed:?}"
+    );
+}
+
+// ---------------------------------------------------------------- 11. pipelining
+
+/// Frames written in the same segment as the request (RFC 6455 section 4.2.1 lets a client
+/// send frames right after it) are the server's first messages.
+#[test]
+fn frames_pipelined_after_the_request_are_delivered_first() {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = accept(stream);
+        let first = ws.read().expect("first read");
+        let second = ws.read().expect("second read");
+        let close = ws.read().expect("close");
+        let end = ws.read().expect("end");
+        (first, second, close, end)
+    });
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(GUARD)).expect("read timeout");
+    let mut bytes = REQUEST.to_vec();
+    bytes.extend(masked_frame(true, 0x1, "pipelined ✓".as_bytes()));
+    bytes.extend(masked_frame(true, 0x2, &[0, 1, 2, 3, 255]));
+    stream.write_all(&bytes).expect("write request and frames");
+    assert_switching(&read_head(&mut stream));
+    stream
+        .write_all(&masked_frame(true, 0x8, &close_payload(1000, "")))
+        .expect("write close");
+    let echo = read_frame(&mut stream).expect("close echo");
+    assert_eq!((echo.opcode, echo.payload), (0x8, close_payload(1000, "")));
+    let (first, second, close, end) = join(server);
+    assert_eq!(first, Some(Message::Text("pipelined ✓".into())));
+    assert_eq!(second, Some(Message::Binary(vec![0, 1, 2, 3, 255])));
+    assert_eq!(
+        close,
+        Some(Message::Close(CloseCode::NORMAL, String::new()))
+    );
+    assert_eq!(end, None);
+}
+
+/// Symmetric: frames a server writes in the same segment as its 101 are the client's first
+/// messages.
+#[test]
+fn frames_pipelined_after_the_101_are_delivered_first() {
+    let (addr, server) = spawn_server(|mut stream| {
+        let mut bytes = switching_response(&mut stream);
+        bytes.extend(server_frame(true, 0x1, "right away ✓".as_bytes()));
+        bytes.extend(server_frame(true, 0x8, &close_payload(1000, "done")));
+        stream.write_all(&bytes).expect("write 101 and frames");
+        // The server ends the TCP connection once the close handshake is over.
+        read_frame(&mut stream).expect("close echo")
+    });
+    let mut ws = connect(addr);
+    assert_eq!(
+        ws.read().expect("first read"),
+        Some(Message::Text("right away ✓".into()))
+    );
+    assert_eq!(
+        ws.read().expect("close"),
+        Some(Message::Close(CloseCode::NORMAL, "done".into()))
+    );
+    let echo = join(server);
+    assert!(echo.masked);
+    assert_eq!((echo.opcode, echo.payload), (0x8, close_payload(1000, "")));
+    assert_eq!(ws.read().expect("end"), None);
+}
+
+// ---------------------------------------------------------------- 12. read timeout
+
+/// A read that times out in the middle of a frame loses nothing: later reads resume and
+/// deliver the whole message.
+#[test]
+fn read_timeout_in_the_middle_of_a_frame_resumes_exactly() {
+    let payload = bytes_of_len(1000);
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = accept(stream);
+        ws.set_read_timeout(Some(Duration::from_millis(50)));
+        read_through_timeouts(|| ws.read())
+    });
+    let mut stream = raw_client(addr);
+    let frame = masked_frame(true, 0x2, &payload);
+    // Header (2 + 2 length + 4 key) and half the payload.
+    let split = 8 + payload.len() / 2;
+    stream.write_all(&frame[..split]).expect("first half");
+    thread::sleep(Duration::from_millis(200));
+    stream.write_all(&frame[split..]).expect("second half");
+    let (timeouts, message) = join(server);
+    assert!(timeouts >= 1, "no read timed out");
+    assert!(message == Message::Binary(payload), "message corrupted");
+}
+
+/// A raw server that sends a binary frame in two halves, 200 ms apart; returns the stream so
+/// it stays open until joined.
+fn spawn_half_frame_server(payload: Vec<u8>) -> (SocketAddr, JoinHandle<TcpStream>) {
+    spawn_server(move |mut stream| {
+        raw_accept(&mut stream);
+        let frame = server_frame(true, 0x2, &payload);
+        // Header (2 + 2 length) and half the payload.
+        let split = 4 + payload.len() / 2;
+        stream.write_all(&frame[..split]).expect("first half");
+        thread::sleep(Duration::from_millis(200));
+        stream.write_all(&frame[split..]).expect("second half");
+        stream
+    })
+}
+
+/// Reads with `read` until a message arrives, counting retryable timeouts.
+fn read_through_timeouts(
+    mut read: impl FnMut() -> Result<Option<Message>, Error>,
+) -> (usize, Message) {
+    let started = Instant::now();
+    let mut timeouts = 0;
+    loop {
+        match read() {
+            Err(e) if e.is_retryable() => {
+                assert!(is_timeout_kind(&e), "{e:?}");
+                timeouts += 1;
+            }
+            Ok(Some(message)) => return (timeouts, message),
+            other => panic!("read after {:?}: {other:?}", started.elapsed()),
+        }
+        assert!(started.elapsed() < GUARD, "no message");
+    }
+}
+
+/// Symmetric: our client's read timeout in the middle of a frame.
+#[test]
+fn client_read_timeout_in_the_middle_of_a_frame_resumes_exactly() {
+    let payload = bytes_of_len(1000);
+    let (addr, server) = spawn_half_frame_server(payload.clone());
+    let mut ws = connect(addr);
+    ws.set_read_timeout(Some(Duration::from_millis(50)));
+    let (timeouts, message) = read_through_timeouts(|| ws.read());
+    drop(join(server));
+    assert!(timeouts >= 1, "no read timed out");
+    assert!(message == Message::Binary(payload), "message corrupted");
+}
+
+/// The same through a split `Reader`.
+#[test]
+fn split_reader_read_timeout_in_the_middle_of_a_frame_resumes_exactly() {
+    let payload = bytes_of_len(1000);
+    let (addr, server) = spawn_half_frame_server(payload.clone());
+    let (mut reader, _writer) = connect(addr).split().expect("split");
+    reader.set_read_timeout(Some(Duration::from_millis(50)));
+    let (timeouts, message) = read_through_timeouts(|| reader.read());
+    drop(join(server));
+    assert!(timeouts >= 1, "no read timed out");
+    assert!(message == Message::Binary(payload), "message corrupted");
+}
+
+/// `WebSocket::set_read_timeout` and `Reader::set_read_timeout` document "a retryable
+/// `TimedOut` error": the kind must not depend on the platform (Linux reports a socket read
+/// timeout as `WouldBlock`).
+#[test]
+fn read_timeout_fails_with_timed_out_kind_as_documented() {
+    let timeout = Duration::from_millis(50);
+    let (addr, server) = spawn_server(move |stream| {
+        let mut ws = accept(stream);
+        ws.set_read_timeout(Some(timeout));
+        let whole = ws.read();
+        let (mut reader, _writer) = ws.split().expect("split");
+        reader.set_read_timeout(Some(timeout));
+        let split = reader.read();
+        (whole, split)
+    });
+    let ws = connect(addr);
+    let (whole, split) = join(server);
+    drop(ws);
+    for result in [whole, split] {
+        assert!(
+            matches!(&result, Err(Error::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
+            "{result:?}"
+        );
+        assert!(result.is_err_and(|e| e.is_retryable()));
+    }
+}
