@@ -56,6 +56,9 @@ pub mod blocking;
 mod config;
 mod conn;
 pub mod frame;
+#[cfg(any(fuzzing, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod mask;
 mod utf8;
