@@ -95,6 +95,10 @@ pub enum Error {
     /// The server's application refused the opening handshake with this HTTP status (the
     /// refusal was sent).
     Refused(u16),
+    /// permessage-deflate could not be agreed: the server's answer is unacceptable, or the
+    /// local [`DeflateConfig`](crate::deflate::DeflateConfig) is invalid.
+    #[cfg(feature = "deflate")]
+    Deflate(crate::deflate::NegotiationError),
     /// The opening handshake did not finish within its deadline.
     HandshakeTimeout(Duration),
     /// Keepalive: nothing arrived from the peer for this long; the connection is dead.
@@ -128,6 +132,8 @@ impl fmt::Display for Error {
                     "WebSocket handshake refused by the application with HTTP {status}"
                 )
             }
+            #[cfg(feature = "deflate")]
+            Error::Deflate(e) => write!(f, "WebSocket compression negotiation failed: {e}"),
             Error::HandshakeTimeout(d) => {
                 write!(f, "WebSocket handshake did not complete within {d:?}")
             }
@@ -152,6 +158,8 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
+            #[cfg(feature = "deflate")]
+            Error::Deflate(e) => Some(e),
             _ => None,
         }
     }
@@ -172,6 +180,13 @@ impl From<HandshakeError> for Error {
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Error {
         Error::Protocol(e)
+    }
+}
+
+#[cfg(feature = "deflate")]
+impl From<crate::deflate::NegotiationError> for Error {
+    fn from(e: crate::deflate::NegotiationError) -> Error {
+        Error::Deflate(e)
     }
 }
 

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::config::Config;
 use crate::frame::{
-    CloseCode, Decoded, FrameError, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode,
+    CloseCode, Decoded, FrameError, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, RSV1,
 };
 use crate::mask::{apply_mask, extend_masked};
 use crate::utf8::Utf8Validator;
@@ -97,6 +97,8 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
     /// A close frame whose reason is not valid UTF-8 (1007).
     InvalidCloseReason,
+    /// A compressed message (permessage-deflate) that is not valid deflate data (1007).
+    Decompression,
     /// The stream ended without a close frame (1006, reported locally and never sent).
     UnexpectedEof,
 }
@@ -109,9 +111,9 @@ impl ProtocolError {
         match self {
             ProtocolError::Frame(e) => e.close_code(),
             ProtocolError::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::Decompression => CloseCode::INVALID_PAYLOAD,
             ProtocolError::UnexpectedEof => CloseCode::ABNORMAL,
             _ => CloseCode::PROTOCOL_ERROR,
         }
@@ -157,6 +159,9 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::UnexpectedEof => {
                 f.write_str("the stream ended without a close frame (abnormal closure, 1006)")
+            }
+            ProtocolError::Decompression => {
+                f.write_str("peer sent a compressed message that is not valid deflate data")
             }
         }
     }
@@ -290,8 +295,12 @@ pub struct Connection {
     role: Role,
     config: Config,
     state: State,
-    /// RSV bits a negotiated extension allows on received data frames.
-    rsv_allowed: u8,
+    /// permessage-deflate, once negotiated.
+    #[cfg(feature = "deflate")]
+    deflate: Option<alloc::boxed::Box<crate::deflate::codec::Codec>>,
+    /// Compressed output of the message being sent, reused between messages.
+    #[cfg(feature = "deflate")]
+    scratch: Vec<u8>,
     rng: Option<StdRng>,
 
     // Receive side: `rbuf[rstart..rend]` holds bytes not yet consumed; `rbuf` is zero-filled
@@ -303,6 +312,8 @@ pub struct Connection {
     frame: Option<InFrame>,
     /// The kind of the fragmented message being received, if any.
     msg_kind: Option<MessageKind>,
+    /// The message being received is compressed (RSV1 on its first frame).
+    msg_compressed: bool,
     msg: Vec<u8>,
     msg_len: u64,
     utf8: Utf8Validator,
@@ -367,7 +378,10 @@ impl Connection {
             role,
             config,
             state: State::Open,
-            rsv_allowed: 0,
+            #[cfg(feature = "deflate")]
+            deflate: None,
+            #[cfg(feature = "deflate")]
+            scratch: Vec::new(),
             rng,
             rbuf: Vec::new(),
             rstart: 0,
@@ -375,6 +389,7 @@ impl Connection {
             eof: false,
             frame: None,
             msg_kind: None,
+            msg_compressed: false,
             msg: Vec::new(),
             msg_len: 0,
             utf8: Utf8Validator::default(),
@@ -415,10 +430,23 @@ impl Connection {
         matches!(self.state, State::Closed | State::Failed)
     }
 
-    /// Allows received data frames to carry the given RSV bits (see [`crate::frame::RSV1`]),
-    /// for a negotiated extension that defines them.
-    pub fn allow_rsv(&mut self, bits: u8) {
-        self.rsv_allowed = bits & 0x7;
+    /// Turns on permessage-deflate with the parameters agreed in the opening handshake (see
+    /// [`crate::deflate`]): received messages with RSV1 on their first frame are decompressed,
+    /// and sent messages of at least the threshold are compressed.
+    #[cfg(feature = "deflate")]
+    pub fn enable_deflate(&mut self, negotiated: crate::deflate::Negotiated) {
+        self.deflate = Some(alloc::boxed::Box::new(crate::deflate::codec::Codec::new(
+            negotiated,
+        )));
+    }
+
+    /// Whether permessage-deflate is on.
+    #[must_use]
+    pub fn is_deflate_enabled(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflate.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
     }
 
     // ---------------------------------------------------------------- bytes in
@@ -592,9 +620,11 @@ impl Connection {
         if let Some(key) = frame.header.mask {
             apply_mask(piece, key, frame.done % 4);
         }
-        let text = frame.header.opcode == OpCode::Text
-            || (frame.header.opcode == OpCode::Continuation
-                && self.msg_kind == Some(MessageKind::Text));
+        // Compressed text is validated after decompression.
+        let text = !self.msg_compressed
+            && (frame.header.opcode == OpCode::Text
+                || (frame.header.opcode == OpCode::Continuation
+                    && self.msg_kind == Some(MessageKind::Text)));
         // A whole unfragmented text frame is validated once, at the end; anything that
         // arrives in pieces or belongs to a fragmented message is validated as it arrives.
         let whole = frame.done == 0 && available == len && frame.header.fin;
@@ -615,10 +645,12 @@ impl Connection {
             (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
             _ => {}
         }
-        let allowed = if header.opcode.is_control() {
-            0
+        // RSV1 marks a compressed message, on its first frame only (RFC 7692 section 6).
+        let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        let allowed = if starts_message && self.is_deflate_enabled() {
+            RSV1
         } else {
-            self.rsv_allowed
+            0
         };
         if header.rsv & !allowed != 0 {
             return Err(ProtocolError::ReservedBits(header.rsv));
@@ -644,6 +676,7 @@ impl Connection {
                 self.msg = Vec::new();
             }
             self.msg.clear();
+            self.msg_compressed = header.rsv & RSV1 != 0;
             if !header.fin {
                 self.msg_kind = Some(kind);
             }
@@ -669,6 +702,9 @@ impl Connection {
         let header = &frame.header;
         let payload = &self.rbuf[start..end];
         match header.opcode {
+            OpCode::Text | OpCode::Binary | OpCode::Continuation if self.msg_compressed => {
+                self.complete_compressed(header, start, end)
+            }
             OpCode::Text | OpCode::Binary if header.fin => {
                 if header.opcode == OpCode::Text {
                     let valid = if frame.streamed {
@@ -736,6 +772,53 @@ impl Connection {
         }
     }
 
+    /// Decompresses a frame of a compressed message into the assembly buffer, validating
+    /// text as it comes out.
+    #[cfg(feature = "deflate")]
+    fn complete_compressed(
+        &mut self,
+        header: &FrameHeader,
+        start: usize,
+        end: usize,
+    ) -> Result<Option<Ready>, ProtocolError> {
+        let kind = match header.opcode {
+            OpCode::Text => MessageKind::Text,
+            OpCode::Binary => MessageKind::Binary,
+            _ => self.msg_kind.unwrap_or(MessageKind::Binary),
+        };
+        let Some(codec) = self.deflate.as_mut() else {
+            return Err(ProtocolError::ReservedBits(RSV1));
+        };
+        let before = self.msg.len();
+        let limit = self.config.max_message_size;
+        codec.decompress(&self.rbuf[start..end], header.fin, &mut self.msg, limit)?;
+        if kind == MessageKind::Text {
+            self.utf8
+                .feed(&self.msg[before..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        if !header.fin {
+            return Ok(None);
+        }
+        self.msg_kind = None;
+        self.msg_compressed = false;
+        if kind == MessageKind::Text && self.utf8.finish().is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        Ok(Some(Ready::Assembled(kind)))
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn complete_compressed(
+        &mut self,
+        _: &FrameHeader,
+        _: usize,
+        _: usize,
+    ) -> Result<Option<Ready>, ProtocolError> {
+        // Unreachable: RSV1 is refused in `check_header` without the extension.
+        Err(ProtocolError::ReservedBits(RSV1))
+    }
+
     /// Fails the connection: queues a close frame with the error's code (unless the stream
     /// ended) and ignores all further input.
     fn fail(&mut self, error: ProtocolError) -> ProtocolError {
@@ -798,7 +881,18 @@ impl Connection {
         if self.send_kind.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.write_data(kind, data, true, true);
+        #[cfg(feature = "deflate")]
+        if let Some(codec) = self.deflate.as_mut() {
+            if codec.wants(data.len()) {
+                let mut compressed = core::mem::take(&mut self.scratch);
+                compressed.clear();
+                codec.compress(data, true, &mut compressed);
+                self.write_data(kind, &compressed, true, true, RSV1);
+                self.scratch = compressed;
+                return Ok(());
+            }
+        }
+        self.write_data(kind, data, true, true, 0);
         Ok(())
     }
 
@@ -830,7 +924,18 @@ impl Connection {
             self.send_utf8 = check;
         }
         self.send_kind = if fin { None } else { Some(kind) };
-        self.write_data(kind, data, first, fin);
+        // A fragmented message's size is unknown up front: with permessage-deflate on, every
+        // fragmented message is compressed.
+        #[cfg(feature = "deflate")]
+        if let Some(codec) = self.deflate.as_mut() {
+            let mut compressed = core::mem::take(&mut self.scratch);
+            compressed.clear();
+            codec.compress(data, fin, &mut compressed);
+            self.write_data(kind, &compressed, first, fin, RSV1);
+            self.scratch = compressed;
+            return Ok(());
+        }
+        self.write_data(kind, data, first, fin, 0);
         Ok(())
     }
 
@@ -849,6 +954,7 @@ impl Connection {
             return Err(SendError::MessageInProgress);
         }
         if self.rng.is_some()
+            || self.is_deflate_enabled()
             || !self.pending_output().is_empty()
             || len > self.config.fragment_size.get()
         {
@@ -890,28 +996,33 @@ impl Connection {
         Ok(())
     }
 
-    /// Frames `data` into fragments of at most `fragment_size` bytes.
-    fn write_data(&mut self, kind: MessageKind, data: &[u8], first: bool, fin: bool) {
+    /// Frames `data` into fragments of at most `fragment_size` bytes; `rsv` goes on the first
+    /// frame of a message.
+    fn write_data(&mut self, kind: MessageKind, data: &[u8], first: bool, fin: bool, rsv: u8) {
         let opcode = match kind {
             MessageKind::Text => OpCode::Text,
             MessageKind::Binary => OpCode::Binary,
         };
         let size = self.config.fragment_size.get();
         let mut chunks = data.chunks(size).peekable();
-        let mut opcode = if first { opcode } else { OpCode::Continuation };
+        let (mut opcode, mut rsv) = if first {
+            (opcode, rsv)
+        } else {
+            (OpCode::Continuation, 0)
+        };
         if chunks.peek().is_none() {
-            self.write_frame(opcode, fin, &[]);
+            self.write_frame(opcode, fin, rsv, &[]);
             return;
         }
         while let Some(chunk) = chunks.next() {
             let last = chunks.peek().is_none();
-            self.write_frame(opcode, fin && last, chunk);
-            opcode = OpCode::Continuation;
+            self.write_frame(opcode, fin && last, rsv, chunk);
+            (opcode, rsv) = (OpCode::Continuation, 0);
         }
     }
 
     /// Appends one frame to the output, masked with a fresh key for a client.
-    fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+    fn write_frame(&mut self, opcode: OpCode, fin: bool, rsv: u8, payload: &[u8]) {
         let mask = self.rng.as_mut().map(|rng| {
             let mut key = [0; 4];
             rng.fill_bytes(&mut key);
@@ -919,7 +1030,7 @@ impl Connection {
         });
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             len: payload.len() as u64,
@@ -952,7 +1063,7 @@ impl Connection {
     /// sent.
     pub fn send_ping(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.check_control(data.len())?;
-        self.write_frame(OpCode::Ping, true, data);
+        self.write_frame(OpCode::Ping, true, 0, data);
         Ok(())
     }
 
@@ -962,7 +1073,7 @@ impl Connection {
     /// As for [`send_ping`](Self::send_ping).
     pub fn send_pong(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.check_control(data.len())?;
-        self.write_frame(OpCode::Pong, true, data);
+        self.write_frame(OpCode::Pong, true, 0, data);
         Ok(())
     }
 
@@ -984,7 +1095,7 @@ impl Connection {
             self.pending_pong = Some((copy, data.len() as u8));
             return;
         }
-        self.write_frame(OpCode::Pong, true, data);
+        self.write_frame(OpCode::Pong, true, 0, data);
         self.pong_end = Some(self.out.len());
     }
 
@@ -1030,7 +1141,7 @@ impl Connection {
             None => 0,
         };
         self.pending_pong = None;
-        self.write_frame(OpCode::Close, true, &payload[..len]);
+        self.write_frame(OpCode::Close, true, 0, &payload[..len]);
         self.close_sent = true;
     }
 }

@@ -55,6 +55,8 @@ extern crate alloc;
 pub mod blocking;
 mod config;
 mod conn;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod frame;
 #[cfg(any(fuzzing, feature = "fuzzing"))]
 #[doc(hidden)]

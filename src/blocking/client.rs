@@ -54,6 +54,8 @@ pub struct ClientBuilder {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     keepalive: Keepalive,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl ClientBuilder {
@@ -68,6 +70,8 @@ impl ClientBuilder {
             read_timeout: None,
             write_timeout: None,
             keepalive: Keepalive::default(),
+            #[cfg(feature = "deflate")]
+            deflate: Some(crate::deflate::DeflateConfig::default()),
         }
     }
 
@@ -129,6 +133,16 @@ impl ClientBuilder {
     /// Keepalive pings and dead-peer detection.
     pub fn keepalive(mut self, keepalive: Keepalive) -> ClientBuilder {
         self.keepalive = keepalive;
+        self
+    }
+
+    /// permessage-deflate: offered with [`DeflateConfig::default`] unless set here; `None`
+    /// offers no compression.
+    ///
+    /// [`DeflateConfig::default`]: crate::deflate::DeflateConfig
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: Option<crate::deflate::DeflateConfig>) -> ClientBuilder {
+        self.deflate = config;
         self
     }
 
@@ -204,7 +218,13 @@ impl ClientBuilder {
         control: Option<TimeoutControl<S>>,
         deadline: Option<Instant>,
     ) -> Result<WebSocket<S>, Error> {
-        let mut handshake = ClientHandshake::with_random_key(url, &self.options)?;
+        #[allow(unused_mut)]
+        let mut options = self.options.clone();
+        #[cfg(feature = "deflate")]
+        if let Some(config) = &self.deflate {
+            options = options.extension(crate::deflate::client_offer(config)?);
+        }
+        let mut handshake = ClientHandshake::with_random_key(url, &options)?;
         stream.write_all(handshake.request())?;
         stream.flush()?;
         let response =
@@ -219,6 +239,20 @@ impl ClientBuilder {
         }
         let protocol = response.protocol().map(String::from);
         let mut conn = Connection::new(Role::Client, self.config.clone());
+        #[cfg(feature = "deflate")]
+        if let Some(config) = &self.deflate {
+            use crate::deflate::{EXTENSION_NAME, NegotiationError, client_accept};
+            let mut answers = response
+                .extensions()
+                .iter()
+                .filter(|e| e.name == EXTENSION_NAME);
+            if let Some(answer) = answers.next() {
+                if answers.next().is_some() {
+                    return Err(Error::Deflate(NegotiationError::Repeated));
+                }
+                conn.enable_deflate(client_accept(config, answer)?);
+            }
+        }
         conn.recv(&response.into_leftover());
         let mut ws = WebSocket::from_connection(stream, conn);
         if let Some(control) = control {

@@ -111,6 +111,8 @@ pub struct Acceptor {
     handshake_timeout: Duration,
     write_timeout: Option<Duration>,
     keepalive: Keepalive,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Acceptor {
@@ -128,6 +130,8 @@ impl Acceptor {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             write_timeout: None,
             keepalive: Keepalive::default(),
+            #[cfg(feature = "deflate")]
+            deflate: Some(crate::deflate::DeflateConfig::default()),
         }
     }
 
@@ -158,6 +162,17 @@ impl Acceptor {
     /// Keepalive pings and dead-peer detection.
     pub fn keepalive(mut self, keepalive: Keepalive) -> Acceptor {
         self.keepalive = keepalive;
+        self
+    }
+
+    /// permessage-deflate: accepted per [`DeflateConfig::default`] when a client offers it,
+    /// unless set here; `None` declines every offer. The answer is added to the
+    /// application's [`Accept`] automatically.
+    ///
+    /// [`DeflateConfig::default`]: crate::deflate::DeflateConfig
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: Option<crate::deflate::DeflateConfig>) -> Acceptor {
+        self.deflate = config;
         self
     }
 
@@ -217,7 +232,8 @@ impl Acceptor {
             }
             Err(e) => return Err(e),
         };
-        let answer = match decide(&request) {
+        #[allow(unused_mut)]
+        let mut answer = match decide(&request) {
             Ok(accept) => accept,
             Err(no) => {
                 let headers: Vec<(&str, &str)> = no
@@ -229,6 +245,17 @@ impl Acceptor {
                 stream.flush()?;
                 return Err(Error::Refused(no.status));
             }
+        };
+        #[cfg(feature = "deflate")]
+        let negotiated = match &self.deflate {
+            Some(config) => match crate::deflate::server_accept(config, request.extensions())? {
+                Some((negotiated, reply)) => {
+                    answer.extensions.push(reply);
+                    Some(negotiated)
+                }
+                None => None,
+            },
+            None => None,
         };
         let response = match request.accept(&answer) {
             Ok(response) => response,
@@ -246,6 +273,10 @@ impl Acceptor {
             control(&stream, None)?;
         }
         let mut conn = Connection::new(Role::Server, self.config.clone());
+        #[cfg(feature = "deflate")]
+        if let Some(negotiated) = negotiated {
+            conn.enable_deflate(negotiated);
+        }
         conn.recv(&request.take_leftover());
         let mut ws = WebSocket::from_connection(stream, conn);
         if let Some(control) = control {

@@ -1,0 +1,130 @@
+//! Raw deflate per message, as RFC 7692 section 7.2 frames it: each message's compressed data
+//! ends with a sync flush whose trailing `00 00 ff ff` is removed by the sender and restored by
+//! the receiver.
+
+use alloc::vec::Vec;
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::Negotiated;
+use crate::conn::ProtocolError;
+
+/// The tail of a sync flush, removed from every compressed message.
+const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// How much decompressed output to make room for at a time.
+const INFLATE_STEP: usize = 32 * 1024;
+
+/// One connection's compressor and decompressor.
+pub(crate) struct Codec {
+    compress: Compress,
+    decompress: Decompress,
+    negotiated: Negotiated,
+}
+
+impl Codec {
+    pub(crate) fn new(negotiated: Negotiated) -> Codec {
+        let level = Compression::new(u32::from(negotiated.level.min(9)));
+        let bits = negotiated.window_bits.clamp(9, 15);
+        Codec {
+            compress: Compress::new_with_window_bits(level, false, bits),
+            // Any window up to 15 bits decodes a stream made with a smaller one.
+            decompress: Decompress::new_with_window_bits(false, 15),
+            negotiated,
+        }
+    }
+
+    /// Whether a whole message of `len` bytes is worth compressing.
+    pub(crate) fn wants(&self, len: usize) -> bool {
+        len >= self.negotiated.threshold
+    }
+
+    /// Appends the compressed form of `data` to `out`. With `fin`, the message ends: the
+    /// trailer is removed and, without context takeover, the compressor reset.
+    pub(crate) fn compress(&mut self, mut data: &[u8], fin: bool, out: &mut Vec<u8>) {
+        loop {
+            out.reserve(data.len() / 2 + 64);
+            let before = self.compress.total_in();
+            // A sync flush with output room left over means all input was consumed and
+            // flushed; zlib never fails on a valid stream it makes itself.
+            let _ = self.compress.compress_vec(data, out, FlushCompress::Sync);
+            let used = (self.compress.total_in() - before) as usize;
+            data = &data[used.min(data.len())..];
+            if data.is_empty() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        if fin {
+            if out.ends_with(&TRAILER) {
+                out.truncate(out.len() - TRAILER.len());
+            }
+            if self.negotiated.no_context_takeover {
+                self.compress.reset();
+            }
+        }
+    }
+
+    /// Decompresses `input` onto the end of `out`. With `fin`, the trailer is restored and the
+    /// message ends.
+    ///
+    /// # Errors
+    /// [`ProtocolError::MessageTooLarge`] as soon as `out` would pass `limit` (so a small
+    /// input inflating to gigabytes costs at most `limit` plus one step of memory), and
+    /// [`ProtocolError::Decompression`] for data that is not valid deflate.
+    pub(crate) fn decompress(
+        &mut self,
+        input: &[u8],
+        fin: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
+        self.inflate(input, out, limit)?;
+        if fin {
+            self.inflate(&TRAILER, out, limit)?;
+        }
+        Ok(())
+    }
+
+    fn inflate(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
+        loop {
+            if out.len() == out.capacity() {
+                // One byte past the limit is enough to know it was passed.
+                let room = limit.saturating_sub(out.len()).saturating_add(1);
+                out.reserve(room.min(INFLATE_STEP));
+            }
+            let (in_before, out_before) = (self.decompress.total_in(), out.len());
+            let status = self
+                .decompress
+                .decompress_vec(input, out, FlushDecompress::Sync)
+                .map_err(|_| ProtocolError::Decompression)?;
+            if out.len() > limit {
+                return Err(ProtocolError::MessageTooLarge {
+                    size: out.len() as u64,
+                    max: limit,
+                });
+            }
+            let used = (self.decompress.total_in() - in_before) as usize;
+            input = &input[used.min(input.len())..];
+            if status == Status::StreamEnd {
+                // A final block (BFINAL): the stream is over; the next message starts afresh.
+                self.decompress.reset(false);
+                if input.is_empty() || input == TRAILER {
+                    return Ok(());
+                }
+                continue;
+            }
+            let progressed = used > 0 || out.len() > out_before;
+            if input.is_empty() && out.len() < out.capacity() {
+                return Ok(());
+            }
+            if !progressed && out.len() < out.capacity() {
+                return Err(ProtocolError::Decompression);
+            }
+        }
+    }
+}

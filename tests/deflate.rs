@@ -1,0 +1,594 @@
+//! permessage-deflate (RFC 7692) through the connection: round trips for each parameter set,
+//! fragmentation both ways, the RSV1 rules, the decompression bomb bound, and interop with
+//! Python `websockets`, which compresses by default.
+#![cfg(feature = "deflate")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::thread;
+
+use flate2::{Compress, Compression, FlushCompress};
+use rfc6455::blocking::{self, Acceptor, ClientBuilder, Message};
+use rfc6455::deflate::Negotiated;
+use rfc6455::frame::{Decoded, FrameHeader, OpCode, RSV1};
+use rfc6455::mask::apply_mask;
+use rfc6455::{Config, Connection, Event, MessageKind, ProtocolError, Role};
+
+// ------------------------------------------------------------------ a peak-measuring allocator
+
+struct Peak;
+
+thread_local! {
+    // Per thread, so tests running in parallel do not disturb each other's figures.
+    static CURRENT: Cell<usize> = const { Cell::new(0) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn grow(by: usize) {
+    let _ = CURRENT.try_with(|c| {
+        c.set(c.get() + by);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(c.get())));
+    });
+}
+
+fn shrink(by: usize) {
+    let _ = CURRENT.try_with(|c| c.set(c.get().saturating_sub(by)));
+}
+
+/// Starts a peak measurement; returns the baseline.
+fn measure_from_here() -> usize {
+    let now = CURRENT.with(Cell::get);
+    PEAK.with(|p| p.set(now));
+    now
+}
+
+// SAFETY: every method forwards unchanged to the system allocator, which upholds the
+// `GlobalAlloc` contract; the counters are thread-local integers. (Test-only.)
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Peak {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grow(layout.size());
+        // SAFETY: forwarded with the caller's valid layout.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        shrink(layout.size());
+        // SAFETY: `ptr` was allocated by `System` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        grow(new_size);
+        shrink(layout.size());
+        // SAFETY: `ptr` was allocated by `System` with `layout`; forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Peak = Peak;
+
+// ------------------------------------------------------------------ helpers
+
+fn negotiated(window_bits: u8, no_context_takeover: bool) -> Negotiated {
+    Negotiated {
+        level: 6,
+        threshold: 16,
+        window_bits,
+        no_context_takeover,
+    }
+}
+
+fn pair(config: Config, client: Negotiated, server: Negotiated) -> (Connection, Connection) {
+    let mut c = Connection::with_seed(Role::Client, config.clone(), [1; 32]);
+    let mut s = Connection::with_seed(Role::Server, config, [2; 32]);
+    c.enable_deflate(client);
+    s.enable_deflate(server);
+    (c, s)
+}
+
+/// Moves `from`'s output into `to` and returns the frames on the wire: (opcode, fin, rsv, len).
+fn transfer(from: &mut Connection, to: &mut Connection) -> Vec<(OpCode, bool, u8, usize)> {
+    let bytes = from.pending_output().to_vec();
+    from.consume_output(bytes.len());
+    let mut frames = Vec::new();
+    let mut rest = &bytes[..];
+    while let Ok(Decoded::Complete(h, n)) = FrameHeader::decode(rest, u64::MAX) {
+        frames.push((h.opcode, h.fin, h.rsv, h.len as usize));
+        rest = &rest[n + h.len as usize..];
+    }
+    // Deliver in awkward pieces.
+    for piece in bytes.chunks(777) {
+        to.recv(piece);
+    }
+    frames
+}
+
+#[derive(Debug, PartialEq)]
+enum Got {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+fn events(c: &mut Connection) -> Vec<Got> {
+    let mut out = Vec::new();
+    while let Some(event) = c.next_event().unwrap() {
+        match event {
+            Event::Text(t) => out.push(Got::Text(t.to_owned())),
+            Event::Binary(b) => out.push(Got::Binary(b.to_vec())),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    out
+}
+
+/// At least `len` bytes of word salad that compresses to about a third.
+fn text_like(len: usize) -> String {
+    let words = [
+        "alpha",
+        "beta",
+        "gamma",
+        "δέλτα",
+        "{\"id\":",
+        "42,",
+        "true}",
+        "websocket",
+        "frame",
+        "ε",
+        "message",
+        "null",
+        "[1,2,3]",
+        "rust",
+        "zeta",
+        "\"name\":",
+    ];
+    let mut s = String::new();
+    let mut x: u32 = 0x9E37_79B9;
+    while s.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        s.push_str(words[x as usize % words.len()]);
+        s.push(if x % 7 == 0 { '\n' } else { ' ' });
+    }
+    s
+}
+
+// ------------------------------------------------------------------ round trips
+
+#[test]
+fn round_trips_for_each_parameter_set_both_directions() {
+    let sizes = [0, 10, 16, 1000, 70_000, 1 << 20];
+    for (bits, nct) in [(15, false), (15, true), (9, false), (12, true)] {
+        let (mut client, mut server) = pair(
+            Config::default(),
+            negotiated(bits, nct),
+            negotiated(bits, nct),
+        );
+        for &len in &sizes {
+            let text = text_like(len);
+            let binary: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            client.send_text(&text).unwrap();
+            client.send_binary(&binary).unwrap();
+            let frames = transfer(&mut client, &mut server);
+            // Below the threshold: plain; from it: compressed, RSV1 on the first frame.
+            assert_eq!(
+                frames[0].2 == RSV1,
+                text.len() >= 16,
+                "len {len}: {frames:?}"
+            );
+            assert_eq!(
+                frames.last().unwrap().2 == RSV1,
+                binary.len() >= 16,
+                "{frames:?}"
+            );
+            assert_eq!(
+                events(&mut server),
+                vec![Got::Text(text.clone()), Got::Binary(binary.clone())]
+            );
+            server.send_text(&text).unwrap();
+            server.send_binary(&binary).unwrap();
+            transfer(&mut server, &mut client);
+            assert_eq!(
+                events(&mut client),
+                vec![Got::Text(text), Got::Binary(binary)]
+            );
+        }
+    }
+}
+
+#[test]
+fn compressed_messages_are_fragmented_in_both_directions() {
+    let mut config = Config::default();
+    config.fragment_size = 100.try_into().unwrap();
+    let (mut client, mut server) = pair(config, negotiated(15, false), negotiated(15, false));
+    let text = "ab".repeat(5000) + &text_like(20_000);
+    client.send_text(&text).unwrap();
+    let frames = transfer(&mut client, &mut server);
+    assert!(frames.len() > 2, "{frames:?}");
+    assert_eq!(frames[0].2, RSV1, "RSV1 on the first frame");
+    assert!(
+        frames[1..]
+            .iter()
+            .all(|f| f.2 == 0 && f.0 == OpCode::Continuation),
+        "{frames:?}"
+    );
+    assert_eq!(events(&mut server), vec![Got::Text(text.clone())]);
+
+    // send_fragment streams a compressed message fragment by fragment.
+    for chunk in text.as_bytes().chunks(3000) {
+        server
+            .send_fragment(MessageKind::Text, chunk, false)
+            .unwrap();
+    }
+    server.send_fragment(MessageKind::Text, b"!", true).unwrap();
+    let frames = transfer(&mut server, &mut client);
+    assert_eq!(frames[0].2, RSV1);
+    assert!(frames[1..].iter().all(|f| f.2 == 0));
+    assert_eq!(events(&mut client), vec![Got::Text(text + "!")]);
+}
+
+#[test]
+fn context_takeover_shrinks_repeats_and_no_context_takeover_does_not() {
+    let message = text_like(4000);
+    let sizes = |nct: bool| {
+        let (mut client, mut server) =
+            pair(Config::default(), negotiated(15, nct), negotiated(15, nct));
+        let mut lens = Vec::new();
+        for _ in 0..2 {
+            client.send_text(&message).unwrap();
+            lens.push(transfer(&mut client, &mut server)[0].3);
+            assert_eq!(events(&mut server), vec![Got::Text(message.clone())]);
+        }
+        lens
+    };
+    let with = sizes(false);
+    let without = sizes(true);
+    assert!(
+        with[1] < with[0] / 4,
+        "the repeat refers back to the first: {with:?}"
+    );
+    assert_eq!(
+        without[0], without[1],
+        "each message starts afresh: {without:?}"
+    );
+}
+
+// ------------------------------------------------------------------ RSV1 rules
+
+fn masked_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [1, 2, 3, 4];
+    let mut out = vec![
+        (u8::from(fin) << 7) | (rsv << 4) | opcode,
+        0x80 | payload.len() as u8,
+    ];
+    out.extend_from_slice(&key);
+    let mut body = payload.to_vec();
+    apply_mask(&mut body, key, 0);
+    out.extend(body);
+    out
+}
+
+fn server_with_deflate() -> Connection {
+    let mut s = Connection::with_seed(Role::Server, Config::default(), [0; 32]);
+    s.enable_deflate(negotiated(15, false));
+    s
+}
+
+#[test]
+fn rsv1_on_a_control_frame_or_continuation_fails_1002() {
+    let mut s = server_with_deflate();
+    s.recv(&masked_frame(true, 0b100, 0x9, b"ping"));
+    let err = s.next_event().unwrap_err();
+    assert_eq!(err, ProtocolError::ReservedBits(0b100));
+    assert_eq!(err.close_code().0, 1002);
+
+    let mut s = server_with_deflate();
+    s.recv(&masked_frame(false, 0b100, 0x1, &[0x4a, 0x04, 0x00])); // "a", not final
+    s.recv(&masked_frame(true, 0b100, 0x0, &[0x00]));
+    assert_eq!(
+        s.next_event().unwrap_err(),
+        ProtocolError::ReservedBits(0b100)
+    );
+
+    // Without the extension, RSV1 on a data frame is a protocol error too.
+    let mut s = Connection::with_seed(Role::Server, Config::default(), [0; 32]);
+    s.recv(&masked_frame(true, 0b100, 0x1, &[0x4a, 0x04, 0x00]));
+    assert_eq!(
+        s.next_event().unwrap_err(),
+        ProtocolError::ReservedBits(0b100)
+    );
+}
+
+#[test]
+fn corrupt_compressed_data_fails_1007() {
+    let mut s = server_with_deflate();
+    s.recv(&masked_frame(true, 0b100, 0x2, &[0xff, 0xff, 0xff, 0xff]));
+    let err = s.next_event().unwrap_err();
+    assert_eq!(err, ProtocolError::Decompression);
+    assert_eq!(err.close_code().0, 1007);
+}
+
+#[test]
+fn compressed_invalid_utf8_fails_1007() {
+    let mut c = Compress::new(Compression::default(), false);
+    let mut payload = Vec::with_capacity(64);
+    c.compress_vec(b"ok \xc0\xaf", &mut payload, FlushCompress::Sync)
+        .unwrap();
+    payload.truncate(payload.len() - 4);
+    let mut s = server_with_deflate();
+    s.recv(&masked_frame(true, 0b100, 0x1, &payload));
+    assert_eq!(s.next_event().unwrap_err(), ProtocolError::InvalidUtf8);
+}
+
+// ------------------------------------------------------------------ the bomb
+
+/// A raw deflate stream of `n` zero bytes, without the trailer, made in pieces.
+fn zeros_compressed(n: usize) -> Vec<u8> {
+    let mut c = Compress::new(Compression::best(), false);
+    let zeros = vec![0u8; 1 << 20];
+    let mut out = Vec::with_capacity(n / 500 + 1024);
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(zeros.len());
+        let flush = if take == left {
+            FlushCompress::Sync
+        } else {
+            FlushCompress::None
+        };
+        let mut input = &zeros[..take];
+        while !input.is_empty() || flush == FlushCompress::Sync {
+            out.reserve(64 * 1024);
+            let before = c.total_in();
+            c.compress_vec(input, &mut out, flush).unwrap();
+            input = &input[(c.total_in() - before) as usize..];
+            if input.is_empty() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        left -= take;
+    }
+    out.truncate(out.len() - 4);
+    out
+}
+
+#[test]
+fn a_decompression_bomb_fails_1009_within_the_limit() {
+    // 1 GiB of zeros compresses to about 1 MiB (deflate's ratio tops out near 1032:1).
+    let bomb = zeros_compressed(1 << 30);
+    assert!(bomb.len() < 1_100_000, "{}", bomb.len());
+    let mut config = Config::default();
+    config.max_message_size = 1 << 20;
+    config.max_frame_size = 2 << 20;
+    let mut s = Connection::with_seed(Role::Server, config, [0; 32]);
+    s.enable_deflate(negotiated(15, false));
+    // The frame, masked, fed in 64 KiB pieces.
+    let mut frame = vec![0x82 | 0x40, 0x80 | 127];
+    frame.extend_from_slice(&(bomb.len() as u64).to_be_bytes());
+    frame.extend_from_slice(&[9, 8, 7, 6]);
+    let mut body = bomb;
+    apply_mask(&mut body, [9, 8, 7, 6], 0);
+    frame.extend(body);
+    let baseline = measure_from_here();
+    let mut result = Ok(None);
+    for piece in frame.chunks(64 * 1024) {
+        s.recv(piece);
+        result = s.next_event().map(|e| e.map(|_| ()));
+        if result.is_err() {
+            break;
+        }
+    }
+    let peak = PEAK.with(Cell::get) - baseline;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, ProtocolError::MessageTooLarge { max: 1048576, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.close_code().0, 1009);
+    // The receive buffer holds the ~1 MiB frame (doubling growth: up to 2 MiB) plus the
+    // 1 MiB limit of output and one inflate step: far below the 1 GiB it would inflate to.
+    assert!(peak < 5 << 20, "peak {peak} bytes");
+}
+
+#[test]
+fn memory_per_connection_with_deflate() {
+    let mut report = Vec::new();
+    for bits in [15, 12, 9] {
+        let baseline = measure_from_here();
+        let mut c = Connection::with_seed(Role::Server, Config::default(), [0; 32]);
+        c.enable_deflate(negotiated(bits, false));
+        let state = CURRENT.with(Cell::get) - baseline;
+        // One 64 KiB message each way warms the codec's internal buffers.
+        c.send_text(&text_like(65536)).unwrap();
+        let peak = PEAK.with(Cell::get) - baseline;
+        report.push((bits, state, peak));
+        // The figures documented in `rfc6455::deflate` (measured: 428 KB, 313 KB, 299 KB),
+        // with 10% headroom for allocator and version drift.
+        let documented = match bits {
+            15 => 428_000,
+            12 => 314_000,
+            _ => 299_000,
+        };
+        assert!(state <= documented * 11 / 10, "{bits} bits: {state} bytes");
+    }
+    eprintln!(
+        "deflate state per connection (window bits, bytes after negotiation, peak with a 64 KiB send): {report:?}"
+    );
+}
+
+// ------------------------------------------------------------------ over sockets
+
+#[test]
+fn our_client_and_server_negotiate_and_compress() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = Acceptor::new().accept(stream).unwrap();
+        assert!(ws.connection().is_deflate_enabled());
+        while let Some(message) = ws.read().unwrap() {
+            if let Message::Text(t) = message {
+                ws.send_text(&t).unwrap();
+            }
+        }
+    });
+    let mut ws = blocking::connect(&format!("ws://{addr}/")).unwrap();
+    assert!(ws.connection().is_deflate_enabled());
+    let text = text_like(100_000);
+    ws.send_text(&text).unwrap();
+    assert_eq!(ws.read().unwrap(), Some(Message::Text(text)));
+    ws.close(rfc6455::CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap();
+
+    // Turned off on one side: no compression, still works.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let ws = Acceptor::new().deflate(None).accept(stream).unwrap();
+        assert!(!ws.connection().is_deflate_enabled());
+    });
+    let ws = ClientBuilder::new(format!("ws://{addr}/"))
+        .connect()
+        .unwrap();
+    assert!(!ws.connection().is_deflate_enabled());
+    server.join().unwrap();
+}
+
+/// A Python with `websockets` installed: a venv under target/ made on first use.
+fn python() -> String {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-websockets");
+    let python = dir.join("bin/python3");
+    let ok = |p: &std::path::Path| {
+        Command::new(p)
+            .args(["-c", "import websockets"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ok(&python) {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .expect("python3");
+        assert!(status.success(), "python3 -m venv failed");
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "websockets>=13",
+            ])
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "pip install websockets failed (needs access to PyPI)"
+        );
+    }
+    python.to_string_lossy().into_owned()
+}
+
+#[test]
+fn interop_with_python_websockets_both_directions() {
+    let python = python();
+    let text = text_like(50_000);
+
+    // Their client, our server.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ws = Acceptor::new().accept(stream).unwrap();
+        let compressed = ws.connection().is_deflate_enabled();
+        while let Some(message) = ws.read().unwrap() {
+            match message {
+                Message::Text(t) => ws.send_text(&t).unwrap(),
+                Message::Binary(b) => ws.send_binary(&b).unwrap(),
+                _ => {}
+            }
+        }
+        compressed
+    });
+    let script = format!(
+        r#"
+import asyncio, sys
+from websockets.asyncio.client import connect
+async def main():
+    async with connect("ws://{addr}/", max_size=None) as ws:
+        assert "permessage-deflate" in ws.response.headers.get("Sec-WebSocket-Extensions", ""), ws.response.headers
+        text = sys.stdin.read()
+        for m in [text, text.encode(), "x" * 10, text[:1000]]:
+            await ws.send(m)
+            assert await ws.recv() == m
+asyncio.run(main())
+"#
+    );
+    run_python(&python, &script, &text);
+    assert!(
+        server.join().unwrap(),
+        "our server negotiated permessage-deflate"
+    );
+
+    // Our client, their server.
+    let port_file = std::env::temp_dir().join(format!("rfc6455-py-port-{}", std::process::id()));
+    let script = format!(
+        r#"
+import asyncio
+from websockets.asyncio.server import serve
+async def echo(ws):
+    async for m in ws:
+        await ws.send(m)
+async def main():
+    async with serve(echo, "127.0.0.1", 0, max_size=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        open({port_file:?}, "w").write(str(port))
+        await asyncio.sleep(30)
+asyncio.run(main())
+"#,
+        port_file = port_file.to_string_lossy()
+    );
+    let mut child = Command::new(&python).args(["-c", &script]).spawn().unwrap();
+    let port = (0..300)
+        .find_map(|_| {
+            thread::sleep(std::time::Duration::from_millis(20));
+            std::fs::read_to_string(&port_file)
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
+        .expect("python server started");
+    let mut ws = blocking::connect(&format!("ws://127.0.0.1:{port}/")).unwrap();
+    let negotiated = ws.connection().is_deflate_enabled();
+    for _ in 0..3 {
+        ws.send_text(&text).unwrap();
+        assert_eq!(ws.read().unwrap(), Some(Message::Text(text.clone())));
+    }
+    ws.send_binary(&[7; 100_000]).unwrap();
+    assert_eq!(ws.read().unwrap(), Some(Message::Binary(vec![7; 100_000])));
+    ws.close(rfc6455::CloseCode::NORMAL, "").unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&port_file);
+    assert!(negotiated, "python's server accepted our offer");
+}
+
+fn run_python(python: &str, script: &str, stdin: &str) {
+    let mut child = Command::new(python)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "python client failed: {status}");
+}
