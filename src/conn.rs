@@ -881,18 +881,7 @@ impl Connection {
         if self.send_kind.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        #[cfg(feature = "deflate")]
-        if let Some(codec) = self.deflate.as_mut() {
-            if codec.wants(data.len()) {
-                let mut compressed = core::mem::take(&mut self.scratch);
-                compressed.clear();
-                codec.compress(data, true, &mut compressed);
-                self.write_data(kind, &compressed, true, true, RSV1);
-                self.scratch = compressed;
-                return Ok(());
-            }
-        }
-        self.write_data(kind, data, true, true, 0);
+        self.write_message_data(kind, data, true, true);
         Ok(())
     }
 
@@ -924,19 +913,27 @@ impl Connection {
             self.send_utf8 = check;
         }
         self.send_kind = if fin { None } else { Some(kind) };
-        // A fragmented message's size is unknown up front: with permessage-deflate on, every
-        // fragmented message is compressed.
+        self.write_message_data(kind, data, first, fin);
+        Ok(())
+    }
+
+    /// Writes a message or a fragment of one, compressed when permessage-deflate is on and
+    /// the message is worth it. A fragmented message's size is unknown up front, so every
+    /// fragmented message is compressed.
+    fn write_message_data(&mut self, kind: MessageKind, data: &[u8], first: bool, fin: bool) {
         #[cfg(feature = "deflate")]
         if let Some(codec) = self.deflate.as_mut() {
-            let mut compressed = core::mem::take(&mut self.scratch);
-            compressed.clear();
-            codec.compress(data, fin, &mut compressed);
-            self.write_data(kind, &compressed, first, fin, RSV1);
-            self.scratch = compressed;
-            return Ok(());
+            let whole = first && fin;
+            if !whole || codec.wants(data.len()) {
+                let mut compressed = core::mem::take(&mut self.scratch);
+                compressed.clear();
+                codec.compress(data, fin, &mut compressed);
+                self.write_data(kind, &compressed, first, fin, RSV1);
+                self.scratch = compressed;
+                return;
+            }
         }
         self.write_data(kind, data, first, fin, 0);
-        Ok(())
     }
 
     /// The zero-copy send path of the blocking adapters: when this is a server with nothing
