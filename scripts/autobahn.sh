@@ -37,6 +37,11 @@
 # Environment:
 #   AUTOBAHN_CASES       case patterns, comma-separated (default "*"), e.g. "1.*,2.*,5.*"
 #   AUTOBAHN_DEFLATE     1: build with `--features deflate` and do not exclude 12.*/13.*
+#   AUTOBAHN_TLS         1: the server side over wss:// — echo_server built with
+#                        `--features tls` and given `--cert FILE --key FILE` (a CA and a
+#                        certificate for 127.0.0.1 made with openssl in target/autobahn/tls),
+#                        wstest's fuzzingclient connecting to wss://127.0.0.1:PORT (it does not
+#                        verify certificates). The client side, if selected, stays ws://.
 #   AUTOBAHN_EXCLUDE     excluded case patterns, comma-separated (default "12.*,13.*", or
 #                        "" with AUTOBAHN_DEFLATE=1); set to "" to exclude nothing
 #   AUTOBAHN_SIDES       sides to run: "server,client" (default), "server" or "client"
@@ -47,6 +52,8 @@
 #                        echo_server example; run as `bash -c "$AUTOBAHN_SERVER_CMD \"\$@\"" _
 #                        127.0.0.1:PORT`, i.e. it gets the listen address appended as its
 #                        last argument. It must echo text/binary messages and answer close.
+#                        With AUTOBAHN_TLS=1 it gets `--cert FILE --key FILE` before the
+#                        address and must serve TLS.
 #   AUTOBAHN_CLIENT_CMD  shell command for the client under test instead of the
 #                        autobahn_client example; gets `ws://127.0.0.1:PORT AGENT` appended.
 #                        It must run every case (getCaseCount, runCase?case=N&agent=AGENT,
@@ -64,6 +71,7 @@
 #   scripts/autobahn.sh                                  # everything but 12.*/13.*
 #   AUTOBAHN_CASES="1.*,2.*,5.*,7.*" scripts/autobahn.sh # a subset
 #   AUTOBAHN_DEFLATE=1 scripts/autobahn.sh               # include permessage-deflate
+#   AUTOBAHN_TLS=1 scripts/autobahn.sh --sides server    # the server side over wss://
 #   scripts/autobahn.sh --sides client --cases 9.*       # one side only
 #   AUTOBAHN_SERVER_CMD="python3 my_echo.py" AUTOBAHN_CLIENT_CMD="node my_client.js" \
 #     scripts/autobahn.sh                                # another implementation
@@ -125,6 +133,7 @@ done
 
 CASES=${AUTOBAHN_CASES:-*}
 DEFLATE=${AUTOBAHN_DEFLATE:-0}
+TLS=${AUTOBAHN_TLS:-0}
 if [[ -n ${AUTOBAHN_EXCLUDE+set} ]]; then
     EXCLUDE=$AUTOBAHN_EXCLUDE
 elif [[ $DEFLATE == 1 ]]; then
@@ -408,8 +417,12 @@ build_examples() {
         log "AUTOBAHN_SKIP_BUILD=1: not building ${examples[*]}"
         return 0
     fi
-    local features=()
-    [[ $DEFLATE == 1 ]] && features=(--features deflate)
+    local features=() wanted=()
+    [[ $DEFLATE == 1 ]] && wanted+=(deflate)
+    [[ $TLS == 1 ]] && ((run_server)) && wanted+=(tls)
+    if ((${#wanted[@]})); then
+        features=(--features "$(IFS=,; printf '%s' "${wanted[*]}")")
+    fi
     log "cargo build --release ${examples[*]} ${features[*]}"
     (cd "$ROOT" && cargo build --release "${examples[@]}" "${features[@]}") ||
         die "cargo build failed"
@@ -434,14 +447,42 @@ prepare_side() {
     log "$name side: $n cases"
 }
 
+# make_certificate DIR: a CA and a certificate for 127.0.0.1 it signed (DIR/server.pem,
+# DIR/server.key), for the server side over wss://.
+make_certificate() {
+    local dir=$1
+    command -v openssl >/dev/null || die "AUTOBAHN_TLS=1 needs openssl to make a certificate"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+            -subj "/CN=rfc6455 autobahn CA" -keyout ca.key -out ca.pem
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj "/CN=127.0.0.1" -keyout server.key -out server.csr
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >ext.cnf
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile ext.cnf -out server.pem
+        cat ca.pem >>server.pem
+    ) >"$LOGS/openssl.log" 2>&1 || {
+        show_log_tail "$LOGS/openssl.log"
+        die "openssl could not make the test certificate"
+    }
+}
+
 run_server_side() {
-    local port addr
+    local port addr scheme=ws cmd=$SERVER_CMD
     port=$("${TOOL[@]}" free-port 127.0.0.1)
     addr=127.0.0.1:$port
-    prepare_side server fuzzingclient "ws://$addr"
+    if [[ $TLS == 1 ]]; then
+        scheme=wss
+        make_certificate "$OUT/tls"
+        cmd+=" --cert $(printf '%q' "$OUT/tls/server.pem") --key $(printf '%q' "$OUT/tls/server.key")"
+    fi
+    prepare_side server fuzzingclient "$scheme://$addr"
 
-    log "server side: starting the server under test on $addr (log: $LOGS/server-under-test.log)"
-    start_bg "$LOGS/server-under-test.log" bash -c "$SERVER_CMD \"\$@\"" autobahn-server "$addr"
+    log "server side: starting the server under test on $scheme://$addr (log: $LOGS/server-under-test.log)"
+    start_bg "$LOGS/server-under-test.log" bash -c "$cmd \"\$@\"" autobahn-server "$addr"
     local server_pid=$BG_PID
     if ! "${TOOL[@]}" wait-port 127.0.0.1 "$port" 60 "$server_pid"; then
         show_log_tail "$LOGS/server-under-test.log"
@@ -558,7 +599,7 @@ fi
 rm -f "$OUT/selection-spec.json" "$OUT/selection.json"
 
 build_examples
-log "cases '$CASES', excluded '${EXCLUDE:-none}', agent '$AGENT'"
+log "cases '$CASES', excluded '${EXCLUDE:-none}', agent '$AGENT'$([[ $TLS == 1 ]] && printf ', server side over wss://')"
 started=$SECONDS
 ((run_server)) && run_server_side
 ((run_client)) && run_client_side

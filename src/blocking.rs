@@ -1,5 +1,6 @@
 //! Blocking adapters over `std::io` streams: a client, a server side, a connection type over
 //! any `Read + Write` stream, and a reader/writer split of a TCP connection for two threads.
+//! With the `tls` feature, `wss://` URLs and TLS servers (`accept_tls`) work the same way.
 //!
 //! ```no_run
 //! use rfc6455::blocking::{self, Message};
@@ -34,6 +35,7 @@ mod server;
 mod socket;
 mod split;
 mod timers;
+mod tls;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -42,10 +44,19 @@ use std::io;
 use std::time::Duration;
 
 pub use client::{ClientBuilder, connect};
+/// The rustls version the `tls` feature uses, for building its `ClientConfig` and
+/// `ServerConfig`.
+#[cfg(feature = "tls")]
+pub use rustls;
+#[cfg(feature = "tls")]
+pub use server::accept_tls;
 pub use server::{Acceptor, Rejection, accept, accept_with};
 pub use socket::WebSocket;
 pub use split::{Reader, Writer};
 pub use timers::{DEFAULT_CLOSE_TIMEOUT, Keepalive, TimeoutControl};
+pub use tls::MaybeTlsStream;
+#[cfg(feature = "tls")]
+pub use tls::TlsStream;
 
 use crate::conn::Event;
 use crate::frame::CloseCode;
@@ -70,8 +81,9 @@ pub enum Message {
 impl From<Event<'_>> for Message {
     fn from(event: Event<'_>) -> Message {
         match event {
-            Event::Text(text) => Message::Text(text.into()),
-            Event::Binary(data) => Message::Binary(data.to_vec()),
+            // Copied in pieces: see `crate::copy`.
+            Event::Text(text) => Message::Text(crate::copy::to_string(text)),
+            Event::Binary(data) => Message::Binary(crate::copy::to_vec(data)),
             Event::Ping(data) => Message::Ping(data.to_vec()),
             Event::Pong(data) => Message::Pong(data.to_vec()),
             Event::Close(frame) => Message::Close(frame.code, frame.reason.into()),
@@ -99,6 +111,11 @@ pub enum Error {
     /// local [`DeflateConfig`](crate::deflate::DeflateConfig) is invalid.
     #[cfg(feature = "deflate")]
     Deflate(crate::deflate::NegotiationError),
+    /// TLS failed (feature `tls`): a certificate that is not trusted, not valid for the
+    /// host or expired, no common protocol version, a peer that does not speak TLS, ... The
+    /// message says what to do about it.
+    #[cfg(feature = "tls")]
+    Tls(rustls::Error),
     /// The opening handshake did not finish within its deadline.
     HandshakeTimeout(Duration),
     /// Keepalive: nothing arrived from the peer for this long; the connection is dead.
@@ -134,6 +151,8 @@ impl fmt::Display for Error {
             }
             #[cfg(feature = "deflate")]
             Error::Deflate(e) => write!(f, "WebSocket compression negotiation failed: {e}"),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "TLS failed: {e}{}", tls::advice(e)),
             Error::HandshakeTimeout(d) => {
                 write!(f, "WebSocket handshake did not complete within {d:?}")
             }
@@ -160,14 +179,29 @@ impl std::error::Error for Error {
             Error::Send(e) => Some(e),
             #[cfg(feature = "deflate")]
             Error::Deflate(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }
 }
 
 impl From<io::Error> for Error {
+    /// An I/O error that carries a rustls error (from a TLS stream) becomes `Error::Tls`.
     fn from(e: io::Error) -> Error {
+        #[cfg(feature = "tls")]
+        let e = match tls::rustls_error(e) {
+            Ok(tls) => return Error::Tls(tls),
+            Err(e) => e,
+        };
         Error::Io(e)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<rustls::Error> for Error {
+    fn from(e: rustls::Error) -> Error {
+        Error::Tls(e)
     }
 }
 

@@ -9,7 +9,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use rfc6455::blocking::{
-    self, Acceptor, ClientBuilder, Error, Keepalive, Message, Reader, Rejection, WebSocket, Writer,
+    self, Acceptor, ClientBuilder, Error, Keepalive, MaybeTlsStream, Message, Reader, Rejection,
+    WebSocket, Writer,
 };
 use rfc6455::handshake::{Accept, HandshakeError, accept_key};
 use rfc6455::mask::apply_mask;
@@ -67,7 +68,7 @@ fn client(addr: SocketAddr) -> ClientBuilder {
     ClientBuilder::new(url(addr)).read_timeout(GUARD)
 }
 
-fn connect(addr: SocketAddr) -> WebSocket<TcpStream> {
+fn connect(addr: SocketAddr) -> WebSocket<MaybeTlsStream> {
     client(addr).connect().expect("client handshake")
 }
 
@@ -427,7 +428,10 @@ fn fragmented_messages_are_delivered_whole_both_ways() {
 fn send_fragment_through_into_parts_with_ping_between_fragments() {
     let (addr, server) = spawn_echo();
     let ws = connect(addr);
-    let (mut stream, mut conn): (TcpStream, Connection) = ws.into_parts();
+    let (stream, mut conn): (MaybeTlsStream, Connection) = ws.into_parts();
+    let MaybeTlsStream::Plain(mut stream) = stream else {
+        panic!("a ws:// connection is plain TCP")
+    };
     let text = "héllo wörld";
     let bytes = text.as_bytes();
     // "h" + first byte of "é".

@@ -6,25 +6,32 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use super::timers::{Keepalive, TimeoutControl};
-use super::{Error, WebSocket, is_timeout};
+use super::{Error, MaybeTlsStream, WebSocket, is_timeout};
 use crate::handshake::{ClientHandshake, ClientOptions, Response, Url};
 use crate::{Config, Connection, Role};
 
 /// The default limit on the whole opening handshake, connection included.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connects to a `ws://` URL with the default settings.
+/// Connects to a `ws://` URL, or a `wss://` one with the `tls` feature (Mozilla's root
+/// certificates; `ClientBuilder::tls_config` for others), with the default settings.
+///
+/// The stream is a [`MaybeTlsStream`] for either scheme, so a URL from configuration works
+/// as it is; timeouts, keepalive and [`split`](WebSocket::split) work the same over both.
 ///
 /// # Errors
 /// [`Error::Handshake`] for a bad URL or a refused upgrade (with the server's status),
-/// [`Error::Io`] when the connection fails, [`Error::HandshakeTimeout`] after 10 s.
+/// [`Error::Io`] when the connection fails (`Unsupported` for a `wss://` URL without the
+/// `tls` feature), `Error::Tls` when the server's certificate is refused (untrusted, not
+/// valid for the host, expired) or TLS fails otherwise, [`Error::HandshakeTimeout`] after
+/// 10 s.
 ///
 /// ```no_run
 /// let mut ws = rfc6455::blocking::connect("ws://127.0.0.1:9002/")?;
 /// ws.send_text("hello")?;
 /// # Ok::<(), rfc6455::blocking::Error>(())
 /// ```
-pub fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+pub fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
     ClientBuilder::new(url).connect()
 }
 
@@ -56,6 +63,8 @@ pub struct ClientBuilder {
     keepalive: Keepalive,
     #[cfg(feature = "deflate")]
     deflate: Option<crate::deflate::DeflateConfig>,
+    #[cfg(feature = "tls")]
+    tls: Option<alloc::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl ClientBuilder {
@@ -72,6 +81,8 @@ impl ClientBuilder {
             keepalive: Keepalive::default(),
             #[cfg(feature = "deflate")]
             deflate: Some(crate::deflate::DeflateConfig::default()),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -146,29 +157,74 @@ impl ClientBuilder {
         self
     }
 
-    /// Resolves the host, connects over TCP and performs the opening handshake.
+    /// The TLS configuration for `wss://` URLs (feature `tls`): a private CA's root, client
+    /// certificates, another crypto provider. Default: Mozilla's root certificates
+    /// (`webpki-roots`), TLS 1.3 and 1.2, ALPN `http/1.1`. The server name sent (SNI) and
+    /// checked is the URL's host; an IP address host is checked as an IP address. If the
+    /// configuration offers ALPN protocols, offer `http/1.1` only: a server that picks `h2`
+    /// would not understand the WebSocket upgrade.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use rfc6455::blocking::{ClientBuilder, rustls};
+    ///
+    /// let ca = std::fs::read("ca.der")?;
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// roots.add(ca.into())?;
+    /// let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+    ///     rustls::crypto::ring::default_provider(),
+    /// ))
+    /// .with_safe_default_protocol_versions()?
+    /// .with_root_certificates(roots)
+    /// .with_no_client_auth();
+    /// let ws = ClientBuilder::new("wss://internal.example:8443/feed")
+    ///     .tls_config(Arc::new(config))
+    ///     .connect()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: alloc::sync::Arc<rustls::ClientConfig>) -> ClientBuilder {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Resolves the host, connects over TCP (then TLS for `wss://`) and performs the opening
+    /// handshake, all within the handshake timeout.
     ///
     /// # Errors
     /// As for [`connect`].
-    pub fn connect(self) -> Result<WebSocket<TcpStream>, Error> {
+    pub fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
         let url = Url::parse(&self.url)?;
+        #[cfg(not(feature = "tls"))]
         if url.is_secure() {
             return Err(Error::Io(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "wss:// URLs need TLS, which this build of rfc6455 does not include",
+                "wss:// URLs need the `tls` feature of rfc6455, which this build does not \
+                 include: enable it in Cargo.toml (rfc6455 = { features = [\"tls\"] })",
             )));
         }
         let deadline = Instant::now() + self.handshake_timeout;
-        let stream = self.tcp_connect(&url, deadline)?;
-        stream.set_nodelay(true)?;
-        stream.set_write_timeout(Some(self.handshake_timeout))?;
+        let tcp = self.tcp_connect(&url, deadline)?;
+        tcp.set_nodelay(true)?;
+        tcp.set_write_timeout(Some(self.handshake_timeout))?;
+        let stream = match url.is_secure() {
+            #[cfg(feature = "tls")]
+            true => MaybeTlsStream::from(super::tls::client(
+                tcp,
+                url.host(),
+                self.tls.as_ref(),
+                deadline,
+                self.handshake_timeout,
+            )?),
+            _ => MaybeTlsStream::Plain(tcp),
+        };
         let ws = self.handshake(
             stream,
             &url,
-            Some(TcpStream::set_read_timeout),
+            Some(MaybeTlsStream::set_read_timeout),
             Some(deadline),
         )?;
-        ws.get_ref().set_write_timeout(self.write_timeout)?;
+        ws.get_ref().tcp().set_write_timeout(self.write_timeout)?;
         Ok(ws)
     }
 

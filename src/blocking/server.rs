@@ -102,6 +102,43 @@ where
     Acceptor::new().accept_with(stream, decide)
 }
 
+/// Accepts a TLS connection on a TCP stream (feature `tls`) with the default settings: the
+/// TLS handshake with `config`, then the opening handshake.
+///
+/// # Errors
+/// As for [`Acceptor::accept_tls`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use rfc6455::blocking::{self, rustls};
+/// use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+///
+/// let certs = CertificateDer::pem_file_iter("cert.pem")?.collect::<Result<Vec<_>, _>>()?;
+/// let key = PrivateKeyDer::from_pem_file("key.pem")?;
+/// let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+///     rustls::crypto::ring::default_provider(),
+/// ))
+/// .with_safe_default_protocol_versions()?
+/// .with_no_client_auth()
+/// .with_single_cert(certs, key)?;
+/// let config = Arc::new(config);
+/// let listener = std::net::TcpListener::bind("127.0.0.1:9443")?;
+/// for stream in listener.incoming() {
+///     let mut ws = blocking::accept_tls(stream?, Arc::clone(&config))?;
+///     while let Some(message) = ws.read()? {
+///         println!("{message:?}");
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "tls")]
+pub fn accept_tls(
+    stream: TcpStream,
+    config: alloc::sync::Arc<rustls::ServerConfig>,
+) -> Result<WebSocket<super::TlsStream>, Error> {
+    Acceptor::new().accept_tls(stream, config)
+}
+
 /// Settings for accepting connections: limits, handshake deadline, timeouts, keepalive.
 #[derive(Clone, Debug)]
 #[must_use]
@@ -203,6 +240,48 @@ impl Acceptor {
         Ok(ws)
     }
 
+    /// Accepts a TLS connection (feature `tls`): the TLS handshake with `config`, then the
+    /// opening handshake, both within the handshake timeout. Keepalive, timeouts and
+    /// [`split`](WebSocket::split) work as over plain TCP.
+    ///
+    /// # Errors
+    /// As for [`accept`], and `Error::Tls` when the TLS handshake fails (a client that does
+    /// not trust the certificate, or does not speak TLS).
+    #[cfg(feature = "tls")]
+    pub fn accept_tls(
+        &self,
+        stream: TcpStream,
+        config: alloc::sync::Arc<rustls::ServerConfig>,
+    ) -> Result<WebSocket<super::TlsStream>, Error> {
+        self.accept_tls_with(stream, config, |_| Ok(Accept::default()))
+    }
+
+    /// Accepts a TLS connection after `decide` saw the request (see [`accept_with`] and
+    /// [`accept_tls`](Self::accept_tls)).
+    ///
+    /// # Errors
+    /// As for [`accept_tls`](Self::accept_tls); a rejection is reported as
+    /// [`Error::Refused`] after the refusal was sent.
+    #[cfg(feature = "tls")]
+    pub fn accept_tls_with<F>(
+        &self,
+        stream: TcpStream,
+        config: alloc::sync::Arc<rustls::ServerConfig>,
+        decide: F,
+    ) -> Result<WebSocket<super::TlsStream>, Error>
+    where
+        F: FnOnce(&Request) -> Result<Accept, Rejection>,
+    {
+        let deadline = Instant::now() + self.handshake_timeout;
+        stream.set_nodelay(true)?;
+        stream.set_write_timeout(Some(self.handshake_timeout))?;
+        let stream = super::tls::server(stream, config, deadline, self.handshake_timeout)?;
+        let control: TimeoutControl<super::TlsStream> = super::TlsStream::set_read_timeout;
+        let ws = self.accept_until(stream, Some(control), decide, deadline)?;
+        ws.get_ref().tcp().set_write_timeout(self.write_timeout)?;
+        Ok(ws)
+    }
+
     /// Accepts on any stream. With a `control`, the handshake deadline and the keepalive
     /// work as on TCP; without one, the handshake waits as long as the stream does.
     ///
@@ -210,7 +289,7 @@ impl Acceptor {
     /// As for [`accept_with`].
     pub fn accept_stream_with<S, F>(
         &self,
-        mut stream: S,
+        stream: S,
         control: Option<TimeoutControl<S>>,
         decide: F,
     ) -> Result<WebSocket<S>, Error>
@@ -219,6 +298,20 @@ impl Acceptor {
         F: FnOnce(&Request) -> Result<Accept, Rejection>,
     {
         let deadline = Instant::now() + self.handshake_timeout;
+        self.accept_until(stream, control, decide, deadline)
+    }
+
+    fn accept_until<S, F>(
+        &self,
+        mut stream: S,
+        control: Option<TimeoutControl<S>>,
+        decide: F,
+        deadline: Instant,
+    ) -> Result<WebSocket<S>, Error>
+    where
+        S: Read + Write,
+        F: FnOnce(&Request) -> Result<Accept, Rejection>,
+    {
         let mut request = match read_request(&mut stream, &self.limits, control, deadline) {
             Ok(request) => request,
             Err(Error::Handshake(e)) => {

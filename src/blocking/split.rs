@@ -1,16 +1,7 @@
 //! Full duplex from two (or more) threads: a TCP connection split into a [`Reader`] and a
 //! cloneable [`Writer`].
 //!
-//! # The thread-safety story
-//!
-//! The [`Connection`] sits behind a mutex that is only ever held for in-memory work (parsing
-//! received bytes, framing a message), never across a system call. Socket writes are
-//! serialised by a second mutex that owns the write side's buffer. The reader reads from its
-//! own clone of the socket without holding either lock, so a writer blocked on a slow peer
-//! never stops the reader from draining its socket, and the reader never waits for a writer:
-//! its pongs and close replies are written by whichever side next holds the write lock (a
-//! flag hands them over when the reader finds a writer mid-write). Write order is frame
-//! order: frames are encoded and appended to the write buffer under the same lock.
+//! How they share the connection, over TCP and over TLS, is told on [`Reader`].
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -21,7 +12,8 @@ use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use super::timers::{Expired, Keepalive, Timers};
-use super::{Error, Message, WebSocket, is_timeout};
+use super::tls::Layer;
+use super::{Error, MaybeTlsStream, Message, WebSocket, is_timeout};
 use crate::conn::{Connection, Role, State};
 use crate::frame::CloseCode;
 
@@ -33,6 +25,9 @@ struct Shared {
     io: Mutex<WriteSide>,
     /// The reader queued output while a writer held `io`.
     flush_wanted: AtomicBool,
+    /// Plain, or the TLS session between the connection and the socket. Last, so that a TLS
+    /// session's `close_notify` on drop follows everything written.
+    layer: Layer,
 }
 
 /// The socket's write half and the bytes taken from the connection but not yet written.
@@ -51,18 +46,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl WriteSide {
-    /// Moves everything the connection has queued into the write buffer.
-    fn take_from(&mut self, conn: &mut Connection) {
+    /// Moves everything the connection has queued into the write buffer (encrypted over
+    /// TLS).
+    fn take_from(&mut self, conn: &mut Connection, layer: &Layer) -> io::Result<()> {
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
         }
-        while !conn.pending_output().is_empty() {
-            let out = conn.pending_output();
-            self.buf.extend_from_slice(out);
-            let n = out.len();
-            conn.consume_output(n);
-        }
+        layer.seal(conn, &mut self.buf)
     }
 
     fn write_pending(&mut self) -> io::Result<()> {
@@ -92,7 +83,7 @@ impl Shared {
                 Err(TryLockError::WouldBlock) => return Ok(()),
             };
             self.flush_wanted.store(false, Ordering::SeqCst);
-            io.take_from(&mut lock(&self.conn));
+            io.take_from(&mut lock(&self.conn), &self.layer)?;
             io.write_pending()?;
             drop(io);
             if !self.flush_wanted.load(Ordering::SeqCst) {
@@ -110,7 +101,7 @@ impl Shared {
         {
             let mut conn = lock(&self.conn);
             queue(&mut conn)?;
-            io.take_from(&mut conn);
+            io.take_from(&mut conn, &self.layer)?;
         }
         let written = io.write_pending();
         drop(io);
@@ -125,7 +116,7 @@ impl WebSocket<TcpStream> {
     /// Splits the connection into a [`Reader`] and a [`Writer`] for use from different
     /// threads at once. The reader keeps answering pings and completes the close handshake;
     /// the writer is `Clone + Send + Sync`, so a broadcast server can hold one per client.
-    /// See the [module docs](self) for how they share the connection.
+    /// See [`Reader`] for how they share the connection.
     ///
     /// # Errors
     /// When the socket cannot be cloned.
@@ -147,27 +138,106 @@ impl WebSocket<TcpStream> {
     /// ```
     pub fn split(self) -> io::Result<(Reader, Writer)> {
         let (stream, conn, timers) = self.into_split_parts();
-        let write = stream.try_clone()?;
-        let shared = Arc::new(Shared {
-            conn: Mutex::new(conn),
-            io: Mutex::new(WriteSide {
-                stream: write,
-                buf: Vec::new(),
-                pos: 0,
-            }),
-            flush_wanted: AtomicBool::new(false),
-        });
-        let reader = Reader {
-            stream,
-            shared: Arc::clone(&shared),
-            buf: alloc::vec![0; READ_SIZE],
-            timers,
-        };
-        Ok((reader, Writer { shared }))
+        split_over(stream, Layer::plain(), conn, timers)
     }
 }
 
+impl WebSocket<MaybeTlsStream> {
+    /// Splits the connection into a [`Reader`] and a [`Writer`], over plain TCP or TLS alike;
+    /// see [`WebSocket<TcpStream>::split`] and [`Reader`] for TLS.
+    ///
+    /// # Errors
+    /// When the socket cannot be cloned.
+    pub fn split(self) -> io::Result<(Reader, Writer)> {
+        let (stream, conn, timers) = self.into_split_parts();
+        match stream {
+            MaybeTlsStream::Plain(tcp) => split_over(tcp, Layer::plain(), conn, timers),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(tls) => split_tls(*tls, conn, timers),
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl WebSocket<super::TlsStream> {
+    /// Splits a TLS connection into a [`Reader`] and a [`Writer`]; see
+    /// [`WebSocket<TcpStream>::split`] and [`Reader`] for how TLS is shared.
+    ///
+    /// # Errors
+    /// When the socket cannot be cloned, or the TLS records already received are bad.
+    pub fn split(self) -> io::Result<(Reader, Writer)> {
+        let (stream, conn, timers) = self.into_split_parts();
+        split_tls(stream, conn, timers)
+    }
+}
+
+#[cfg(feature = "tls")]
+fn split_tls(
+    tls: super::TlsStream,
+    mut conn: Connection,
+    timers: Timers,
+) -> io::Result<(Reader, Writer)> {
+    let tcp = tls.tcp().try_clone()?;
+    let layer = Layer::tls(tls, &mut conn).map_err(|e| match e {
+        Error::Io(e) => e,
+        Error::Tls(e) => io::Error::new(io::ErrorKind::InvalidData, e),
+        e => io::Error::new(io::ErrorKind::InvalidData, e),
+    })?;
+    split_over(tcp, layer, conn, timers)
+}
+
+/// The reader reads `stream`; the writers write a clone of it.
+fn split_over(
+    stream: TcpStream,
+    layer: Layer,
+    conn: Connection,
+    timers: Timers,
+) -> io::Result<(Reader, Writer)> {
+    let write = stream.try_clone()?;
+    let shared = Arc::new(Shared {
+        conn: Mutex::new(conn),
+        io: Mutex::new(WriteSide {
+            stream: write,
+            buf: Vec::new(),
+            pos: 0,
+        }),
+        flush_wanted: AtomicBool::new(false),
+        layer,
+    });
+    let reader = Reader {
+        stream,
+        shared: Arc::clone(&shared),
+        buf: alloc::vec![0; READ_SIZE],
+        timers,
+    };
+    Ok((reader, Writer { shared }))
+}
+
 /// The receiving half of a split connection. See [`WebSocket::split`].
+///
+/// # How the halves share the connection
+///
+/// The [`Connection`] sits behind a mutex that is only ever held for in-memory work (parsing
+/// received bytes, framing a message), never across a system call. Socket writes are
+/// serialised by a second mutex that owns the write side's buffer. The reader reads from its
+/// own clone of the socket without holding either lock, so a writer blocked on a slow peer
+/// never stops the reader from draining its socket, and the reader never waits for a writer:
+/// its pongs and close replies are written by whichever side next holds the write lock (a
+/// flag hands them over when the reader finds a writer mid-write). Write order is frame
+/// order: frames are encoded and appended to the write buffer under the same lock.
+///
+/// ## Over TLS
+///
+/// A TLS session cannot be cloned like a socket, so a split TLS connection (a `wss://`
+/// client's [`MaybeTlsStream`], or a server's `TlsStream`) keeps the session behind a third
+/// mutex, and works the same way: the reader reads ciphertext from its clone of the socket
+/// without any lock, then decrypts it into the connection under the connection and session
+/// locks; writers encrypt frames into the write buffer under the write, connection and
+/// session locks, and write them to the socket holding the write lock only. No lock is held
+/// across a system call, so a writer blocked on a slow peer never stops the reader, and
+/// keepalive, read timeouts and the close handshake behave as over plain TCP. Records the
+/// session sends on its own (alerts, key update answers) go out through the same hand-over
+/// as pongs. Lock order: write side, connection, session.
 pub struct Reader {
     stream: TcpStream,
     shared: Arc<Shared>,
@@ -229,10 +299,22 @@ impl Reader {
         self.timers
             .arm(&self.stream, Some(TcpStream::set_read_timeout))?;
         match self.stream.read(&mut self.buf) {
-            Ok(0) => lock(&self.shared.conn).recv_eof(),
             Ok(n) => {
-                lock(&self.shared.conn).recv(&self.buf[..n]);
-                self.timers.heard();
+                if n > 0 {
+                    self.timers.heard();
+                }
+                let bytes = (n > 0).then(|| &self.buf[..n]);
+                // The connection's lock is released at the end of this statement.
+                let opened = self.shared.layer.open(&mut lock(&self.shared.conn), bytes);
+                match opened {
+                    Ok(false) => {}
+                    // TLS queued records of its own: an alert, a key update's answer.
+                    Ok(true) => self.shared.flush_control()?,
+                    Err(e) => {
+                        let _ = self.shared.flush_control();
+                        return Err(e);
+                    }
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if is_timeout(&e) => match self.timers.expired(e, state == State::Open) {
