@@ -1,5 +1,5 @@
 //! permessage-deflate ([RFC 7692](https://www.rfc-editor.org/rfc/rfc7692)), behind the
-//! `deflate` feature: negotiation here, compression in [`codec`].
+//! `deflate` feature: negotiation here; compression and bounded decompression are internal.
 //!
 //! Settings are role-neutral: *own* is what this endpoint compresses, *peer* is what it asks of
 //! the other side. For a client they become the `client_*` offer parameters and `server_*`

@@ -206,6 +206,7 @@ impl FrameHeader {
     /// assert_eq!(FrameHeader::decode(&frame[..1], 1 << 20)?, Decoded::Partial(1));
     /// # Ok::<(), rfc6455::frame::FrameError>(())
     /// ```
+    #[inline]
     pub fn decode(buf: &[u8], max_len: u64) -> Result<Decoded<FrameHeader>, FrameError> {
         let Some(&b0) = buf.first() else {
             return Ok(Decoded::Partial(2));

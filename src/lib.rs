@@ -55,6 +55,7 @@ extern crate alloc;
 pub mod blocking;
 mod config;
 mod conn;
+mod copy;
 #[cfg(feature = "deflate")]
 pub mod deflate;
 pub mod frame;
@@ -66,9 +67,7 @@ pub mod mask;
 mod utf8;
 
 pub use config::Config;
-pub use conn::{
-    CloseFrame, Connection, Event, MessageKind, ProtocolError, Role, SendError, State,
-};
+pub use conn::{CloseFrame, Connection, Event, MessageKind, ProtocolError, Role, SendError, State};
 pub use frame::CloseCode;
 
 /// The README's examples, compiled and run as doctests so they stay true.

@@ -172,3 +172,79 @@ impl Write for Memory {
         Ok(())
     }
 }
+
+/// Large messages too: 64 KiB and 1 MiB binary messages read through `recv_buf` (a socket
+/// that always has more to give) and through the blocking adapter, and sent by both roles
+/// (a server sends 64 KiB and more without copying, as a vectored write).
+#[test]
+fn large_messages_are_allocation_free() {
+    for len in [64 << 10, 1 << 20] {
+        let mut client = Connection::with_seed(Role::Client, Config::default(), [4; 32]);
+        let payload = vec![5; len];
+        for _ in 0..12 {
+            client.send_binary(&payload).unwrap();
+        }
+        let wire = client.pending_output().to_vec();
+
+        // Sans-IO, reading straight into the connection's buffer.
+        let mut server = Connection::new(Role::Server, Config::default());
+        let mut pos = 0;
+        let mut read_one = |server: &mut Connection| loop {
+            match server.next_event().unwrap() {
+                Some(Event::Binary(data)) => {
+                    assert_eq!(data.len(), len);
+                    return;
+                }
+                Some(other) => panic!("unexpected {other:?}"),
+                None => {
+                    let buf = server.recv_buf();
+                    let n = buf.len().min(wire.len() - pos);
+                    buf[..n].copy_from_slice(&wire[pos..pos + n]);
+                    server.recv_filled(n);
+                    pos += n;
+                }
+            }
+        };
+        // The receive buffer grows with what arrives for the first few messages, then stays.
+        for _ in 0..6 {
+            read_one(&mut server);
+        }
+        assert_eq!(count(|| (0..6).for_each(|_| read_one(&mut server))), 0);
+
+        // Sending, both roles.
+        for role in [Role::Server, Role::Client] {
+            let mut conn = Connection::new(role, Config::default());
+            let mut send = || {
+                conn.send_binary(&payload).unwrap();
+                let n = conn.pending_output().len();
+                conn.consume_output(n);
+            };
+            send();
+            assert_eq!(count(|| (0..5).for_each(|_| send())), 0, "{role:?} send");
+        }
+
+        // The blocking adapter: borrowed reads, and a server's unbuffered send.
+        let mut ws = WebSocket::from_stream(
+            Memory {
+                input: wire.clone(),
+                pos: 0,
+            },
+            Role::Server,
+            Config::default(),
+        );
+        for _ in 0..6 {
+            ws.read_event().unwrap().unwrap();
+            ws.send_binary(&payload).unwrap();
+        }
+        let allocs = count(|| {
+            for _ in 0..6 {
+                assert!(matches!(ws.read_event(), Ok(Some(Event::Binary(d))) if d.len() == len));
+                ws.send_binary(&payload).unwrap();
+            }
+        });
+        assert_eq!(
+            allocs, 0,
+            "blocking read_event + send of {len} bytes allocated"
+        );
+    }
+}
