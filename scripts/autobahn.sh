@@ -58,6 +58,7 @@
 #                        autobahn_client example; gets `ws://127.0.0.1:PORT AGENT` appended.
 #                        It must run every case (getCaseCount, runCase?case=N&agent=AGENT,
 #                        updateReports?agent=AGENT) and exit.
+#   AUTOBAHN_PARALLEL    1 (default): run the two sides at the same time; 0: one after the other
 #   AUTOBAHN_SKIP_BUILD  1: do not run cargo build (use the example binaries as they are)
 #   AUTOBAHN_HOME        install location of wstest (default $HOME/.cache/rfc6455-autobahn)
 #   AUTOBAHN_PYTHON2     Python 2.7 interpreter to use (default /usr/bin/python2.7, installed
@@ -601,7 +602,38 @@ rm -f "$OUT/selection-spec.json" "$OUT/selection.json"
 build_examples
 log "cases '$CASES', excluded '${EXCLUDE:-none}', agent '$AGENT'$([[ $TLS == 1 ]] && printf ', server side over wss://')"
 started=$SECONDS
-((run_server)) && run_server_side
-((run_client)) && run_client_side
+if ((run_server && run_client)) && [[ ${AUTOBAHN_PARALLEL:-1} == 1 ]]; then
+    # Both sides at once: each wstest is one Python process, so on two cores this halves
+    # the wall time. Each side runs in a subshell that stops its own processes on exit and
+    # leaves its failures in a file for check_reports.
+    side_pids=()
+    for side in server client; do
+        (
+            PIDS=() APT_SOURCE_ADDED= WORK= FAILURES=()
+            trap cleanup EXIT
+            trap 'exit 143' TERM HUP
+            "run_${side}_side"
+            if ((${#FAILURES[@]})); then printf '%s\n' "${FAILURES[@]}"; fi >"$OUT/$side-failures"
+        ) &
+        side_pids+=($!)
+        PIDS+=($!)
+    done
+    for pid in "${side_pids[@]}"; do
+        wait_bg "$pid"
+        ((BG_RC == 0)) || FAILURES+=("a side's run exited with status $BG_RC")
+    done
+    for side in server client; do
+        if [[ ! -f $OUT/$side-failures ]]; then
+            FAILURES+=("$side: the side's run ended before it finished")
+            continue
+        fi
+        while IFS= read -r line; do
+            FAILURES+=("$line")
+        done <"$OUT/$side-failures"
+    done
+else
+    ((run_server)) && run_server_side
+    ((run_client)) && run_client_side
+fi
 log "test runs took $((SECONDS - started))s"
 check_reports
