@@ -9,12 +9,16 @@
 //!
 //! # Implementation
 //!
-//! * Short buffers (the common case: most frames carry a few dozen bytes) are masked inline, a
-//!   64-bit word at a time, with no call through a function pointer.
-//! * Longer buffers go to an explicit SIMD kernel: AVX2 when the CPU has it (detected once, at run
-//!   time, with the `std` feature) or SSE2 (always present) on x86-64, NEON on AArch64. The
-//!   kernels store whole vectors at aligned addresses and do the unaligned bytes at either end
-//!   with one overlapping vector each, so there is no byte-by-byte head or tail.
+//! * Short buffers (the common case: most frames carry a few dozen bytes) are masked inline,
+//!   with no function call ([`apply_mask`] is `#[inline(always)]`): up to 16 bytes a 64-bit
+//!   word at a time; from 17 to 255 bytes (on targets with a SIMD kernel) 16 bytes at a time,
+//!   in safe code that the compiler turns into SSE2 (NEON on AArch64) vector XORs, the bytes
+//!   after the last whole 16 with at most one 8-, 4-, 2- and 1-byte piece each.
+//! * Buffers of 256 bytes or more go to an explicit SIMD kernel: AVX2 when the CPU has it
+//!   (detected once, at run time, with the `std` feature) or SSE2 (always present) on x86-64,
+//!   NEON on AArch64. The kernels store whole vectors at aligned addresses and do the unaligned
+//!   bytes at either end with one overlapping vector each, so there is no byte-by-byte head or
+//!   tail.
 //! * Any other target uses the word loop for everything; it is entirely safe code.
 //!
 //! The `unsafe` is confined to the kernels (raw-pointer vector loads and stores), their
@@ -25,11 +29,19 @@
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
-/// Buffers at least this long go to the SIMD kernel (where there is one); shorter ones are
-/// masked inline with the word loop. Measured on an x86-64 (Zen 3, AVX2): a kernel call costs a
-/// fixed ~4 ns, the inline loop ~2 ns for 16 bytes and ~3.5 ns for 64; at 125 bytes the kernel
-/// wins (4.6 ns against 5.5).
-const SIMD_MIN_LEN: usize = 64;
+/// [`apply_mask`] hands buffers at least this long to the SIMD kernel (where there is one);
+/// shorter ones are masked inline. A kernel call costs a fixed few nanoseconds (the call through
+/// the function pointer, the alignment arithmetic, the overlapping end vectors), so where the
+/// inline 16-byte loop stops paying depends on the alignment. Measured on an x86-64 (Zen 3,
+/// AVX2), masking the same buffer again and again: on an aligned buffer the kernel is faster
+/// from about 160 bytes, one byte off alignment the inline loop is up to about 320. At 256 B:
+/// 41 GB/s inline against 55 through the kernel aligned, 34 against 27 at +1; at 384 B, 44
+/// against 69 and 37 against 39.
+const SIMD_MIN_LEN: usize = 256;
+
+/// [`extend_masked`] hands buffers at least this long to the SIMD kernel; shorter ones are
+/// copied and masked inline by the word loop. At least two vectors of the widest kernel.
+const COPY_SIMD_MIN_LEN: usize = 64;
 
 /// Applies (XORs) the 4-byte WebSocket masking key to `buf` in place, starting at byte `phase`
 /// of the key (`phase` is taken modulo 4), and returns the phase for the byte after `buf`,
@@ -39,8 +51,8 @@ const SIMD_MIN_LEN: usize = 64;
 /// payload that arrives in pieces can be unmasked piece by piece: pass the returned phase to the
 /// call for the next piece.
 ///
-/// Short buffers are masked inline a word at a time; long ones by the fastest SIMD kernel the CPU
-/// supports (chosen once, on first use).
+/// Short buffers are masked inline, 16 or 8 bytes at a time; long ones by the fastest SIMD
+/// kernel the CPU supports (chosen once, on first use).
 ///
 /// # Example
 ///
@@ -67,13 +79,17 @@ const SIMD_MIN_LEN: usize = 64;
 /// apply_mask(&mut payload, key, 0);
 /// assert_eq!(payload, masked);
 /// ```
-#[inline]
+#[inline(always)]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     let rk = rotate_key(key, phase);
-    if HAS_KERNEL && buf.len() >= SIMD_MIN_LEN {
-        mask_long(buf, rk);
-    } else {
+    if !HAS_KERNEL {
         mask_words::<ALIGN_WORDS>(buf, rk);
+    } else if buf.len() <= 16 {
+        mask_words::<false>(buf, rk);
+    } else if buf.len() < SIMD_MIN_LEN {
+        mask_vectors(buf, rk);
+    } else {
+        mask_long(buf, rk);
     }
     next_phase(phase, buf.len())
 }
@@ -188,6 +204,61 @@ fn mask_words<const ALIGN: bool>(buf: &mut [u8], rk: [u8; 4]) {
     }
 }
 
+/// The inline path for buffers of 17 bytes to [`SIMD_MIN_LEN`] on targets with a SIMD kernel
+/// (16 bytes are two words of [`mask_words`]); correct for any length. Masks `buf` from phase 0
+/// of the (already rotated) key `rk`, 16 bytes at a time, in safe code: the four 4-byte lanes
+/// of each 16 are XORed with the key word, which the compiler turns into one unaligned vector
+/// load, XOR and store (SSE2 on x86-64, NEON on AArch64).
+///
+/// The bytes after the last whole 16 are done with [`mask_pieces`], which never writes a byte
+/// twice. An overlapping last vector (as in [`mask_words`]) is one store instead of up to four,
+/// but measured slower when the same buffer is masked again and again: the next call's load of
+/// the last whole 16 waits for the overlapping store to leave the store buffer (store-to-load
+/// forwarding fails on a partial overlap). In the comparison program (`benches/compare`), 125 B
+/// aligned: 15 GB/s with the overlapping vector, 24.6 with the pieces.
+#[inline(always)]
+fn mask_vectors(buf: &mut [u8], rk: [u8; 4]) {
+    let k32 = u32::from_ne_bytes(rk);
+    let mut vectors = buf.chunks_exact_mut(16);
+    for vector in &mut vectors {
+        for lane in vector.chunks_exact_mut(4) {
+            let masked = read_u32(lane) ^ k32;
+            lane.copy_from_slice(&masked.to_ne_bytes());
+        }
+    }
+    mask_pieces(vectors.into_remainder(), rk);
+}
+
+/// Masks `buf` (fewer than 16 bytes) from phase 0 of the rotated key `rk` with at most one 8-,
+/// 4-, 2- and 1-byte piece, in that order, none overlapping another.
+#[inline(always)]
+fn mask_pieces(buf: &mut [u8], rk: [u8; 4]) {
+    debug_assert!(buf.len() < 16);
+    let mut rest = buf;
+    if rest.len() >= 8 {
+        let (piece, tail) = rest.split_at_mut(8);
+        piece.copy_from_slice(&(read_u64(piece) ^ word_key(rk)).to_ne_bytes());
+        rest = tail;
+    }
+    if rest.len() >= 4 {
+        let (piece, tail) = rest.split_at_mut(4);
+        piece.copy_from_slice(&(read_u32(piece) ^ u32::from_ne_bytes(rk)).to_ne_bytes());
+        rest = tail;
+    }
+    // Every piece so far was a multiple of 4 bytes long: the key is still at phase 0.
+    let mut rk = rk;
+    if rest.len() >= 2 {
+        let (piece, tail) = rest.split_at_mut(2);
+        piece[0] ^= rk[0];
+        piece[1] ^= rk[1];
+        rest = tail;
+        rk = rotate_key(rk, 2);
+    }
+    if let Some(byte) = rest.first_mut() {
+        *byte ^= rk[0];
+    }
+}
+
 /// Masks `buf` byte by byte from phase 0 of the rotated key (used for fewer than 8 bytes).
 #[inline(always)]
 fn mask_bytes(buf: &mut [u8], rk: [u8; 4]) {
@@ -248,7 +319,7 @@ fn write_u64(out: &mut [MaybeUninit<u8>], word: u64) {
 #[inline(always)]
 fn mask_copy(dst: &mut [MaybeUninit<u8>], src: &[u8], rk: [u8; 4]) {
     debug_assert_eq!(dst.len(), src.len());
-    if HAS_KERNEL && src.len() >= SIMD_MIN_LEN {
+    if HAS_KERNEL && src.len() >= COPY_SIMD_MIN_LEN {
         let done = simd::mask_copy_prefix(dst, src, rk);
         if done != src.len() {
             mask_copy_rest(&mut dst[done..], &src[done..], rk);
@@ -258,8 +329,8 @@ fn mask_copy(dst: &mut [MaybeUninit<u8>], src: &[u8], rk: [u8; 4]) {
     }
 }
 
-/// What a kernel leaves to [`mask_copy`]: all of a buffer shorter than one vector (which
-/// [`SIMD_MIN_LEN`] keeps from happening). Out of line, to keep the kernel call lean.
+/// What a kernel leaves to [`mask_copy`]: all of a buffer shorter than two vectors (which
+/// [`COPY_SIMD_MIN_LEN`] keeps from happening). Out of line, to keep the kernel call lean.
 #[cold]
 #[inline(never)]
 fn mask_copy_rest(dst: &mut [MaybeUninit<u8>], src: &[u8], rk: [u8; 4]) {
@@ -276,7 +347,7 @@ fn mask_long(buf: &mut [u8], rk: [u8; 4]) {
     }
 }
 
-/// What a kernel leaves to [`mask_long`]: all of a buffer shorter than one vector (which
+/// What a kernel leaves to [`mask_long`]: all of a buffer shorter than two vectors (which
 /// [`SIMD_MIN_LEN`] keeps from happening). Out of line, to keep the kernel call lean.
 #[cold]
 #[inline(never)]
@@ -291,14 +362,25 @@ const HAS_KERNEL: bool = cfg!(any(
 ));
 
 /// A SIMD kernel: writes `src[i] ^ rk[i % 4]` to `dst[i]` for every `i < len` and returns
-/// `len`, or, if `len` is shorter than one vector, touches nothing and returns 0.
+/// `len`, or, if `len` is shorter than two vectors, touches nothing and returns 0.
 ///
 /// The main loop stores whole vectors at vector-aligned addresses of `dst`, from the first
 /// aligned one on. The bytes before it and after the last whole vector are done with one
 /// unaligned vector at the start and one ending at `len`, overlapping bytes the loop does, with
 /// the key shifted to match. Both are loaded before anything is stored (so that in place they
-/// hold the original bytes) and stored after the loop, so the overlapped bytes are rewritten with
-/// the values they already have.
+/// hold the original bytes), so the overlapped bytes are rewritten with the values they already
+/// have.
+///
+/// The order of the stores is: the first vector, the first aligned vector (loaded before the
+/// first vector is stored), the rest of the loop, the last vector. It matters when the same
+/// buffer is masked again and again, as benchmarks do: a load that covers only part of an
+/// earlier store still in the store buffer cannot take its data from it and waits until the
+/// store reaches the cache. In this order, the loads of the next call that partially overlap a
+/// store of this one (of the first vector, overlapped by the first aligned vector; of the last
+/// aligned vector, overlapped by the last vector) come a whole call's work after that store.
+/// Storing the first vector after the loop instead put the store right before the next call's
+/// load of the first aligned vector: at 1 KiB one byte off alignment, 54 GB/s instead of 80
+/// (AVX2, Zen 3).
 ///
 /// # Safety
 ///
@@ -330,7 +412,7 @@ fn kernel_keys<const VECTOR: usize>(dst: *mut u8, len: usize, rk: [u8; 4]) -> (u
 #[allow(unsafe_code)]
 mod x86 {
     /// The SSE2 kernel (SSE2 is part of the x86-64 baseline): 64 bytes per iteration, then 16,
-    /// with overlapping first and last vectors. Needs `len >= 16`.
+    /// with overlapping first and last vectors. Needs `len >= 32`.
     ///
     /// # Safety
     ///
@@ -342,22 +424,34 @@ mod x86 {
             __m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128,
         };
 
-        if len < 16 {
+        if len < 32 {
             return 0;
         }
         let (start, [loop_key, first_key, last_key]) = super::kernel_keys::<16>(dst, len, rk);
-        // SAFETY: `len >= 16`, so the first and the last 16 bytes of `src` are in bounds;
-        // `loadu` has no alignment requirement; SSE2 is always available on x86-64. Nothing has
-        // been stored yet, so these hold the original bytes even when masking in place.
-        let (key, first, last) = unsafe {
+        // SAFETY: `len >= 32`, so the last 16 bytes of `src` are in bounds; `loadu` has no
+        // alignment requirement; SSE2 is always available on x86-64. Nothing has been stored
+        // yet, so these hold the original bytes even when masking in place.
+        let (key, last) = unsafe {
             (
                 _mm_set1_epi32(loop_key as i32),
-                _mm_loadu_si128(src.cast::<__m128i>()),
                 _mm_loadu_si128(src.add(len - 16).cast::<__m128i>()),
             )
         };
-        // `start < 16 <= len`.
         let mut i = start;
+        if start != 0 {
+            // SAFETY: `start < 16`, so `start + 16 < 32 <= len`: the first 16 bytes and the 16
+            // at `start` are within both ranges; unaligned access is allowed. Both are loaded
+            // before either is stored, so in place both hold the original bytes, and the bytes
+            // they share get the same value from either store.
+            unsafe {
+                let first = _mm_loadu_si128(src.cast::<__m128i>());
+                let a = _mm_loadu_si128(src.add(start).cast::<__m128i>());
+                let first = _mm_xor_si128(first, _mm_set1_epi32(first_key as i32));
+                _mm_storeu_si128(dst.cast::<__m128i>(), first);
+                _mm_storeu_si128(dst.add(start).cast::<__m128i>(), _mm_xor_si128(a, key));
+            }
+            i += 16;
+        }
         while len - i >= 64 {
             // SAFETY: `i + 64 <= len`, so the 64 bytes at offset `i` are within both ranges the
             // caller vouched for. `loadu`/`storeu` allow any alignment. All four loads happen
@@ -386,16 +480,11 @@ mod x86 {
             }
             i += 16;
         }
-        // SAFETY: `len >= 16`, so the first and the last 16 bytes of `dst` are in bounds;
-        // unaligned stores are allowed. `first` and `last` hold the original bytes and are
-        // XORed with the key for their phase, so bytes the loop already did are rewritten with
-        // the same values.
-        unsafe {
-            if start != 0 {
-                let first = _mm_xor_si128(first, _mm_set1_epi32(first_key as i32));
-                _mm_storeu_si128(dst.cast::<__m128i>(), first);
-            }
-            if i != len {
+        if i != len {
+            // SAFETY: `len >= 16`, so the last 16 bytes of `dst` are in bounds; unaligned stores
+            // are allowed. `last` holds the original bytes and is XORed with the key for its
+            // phase, so bytes the loop already did are rewritten with the same values.
+            unsafe {
                 let last = _mm_xor_si128(last, _mm_set1_epi32(last_key as i32));
                 _mm_storeu_si128(dst.add(len - 16).cast::<__m128i>(), last);
             }
@@ -404,7 +493,7 @@ mod x86 {
     }
 
     /// The AVX2 kernel: 128 bytes per iteration, then 32, with overlapping first and last
-    /// vectors. Needs `len >= 32`.
+    /// vectors. Needs `len >= 64`.
     ///
     /// # Safety
     ///
@@ -416,22 +505,34 @@ mod x86 {
             __m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256, _mm256_xor_si256,
         };
 
-        if len < 32 {
+        if len < 64 {
             return 0;
         }
         let (start, [loop_key, first_key, last_key]) = super::kernel_keys::<32>(dst, len, rk);
-        // SAFETY: `len >= 32`, so the first and the last 32 bytes of `src` are in bounds;
-        // `loadu` has no alignment requirement; the caller guarantees AVX2. Nothing has been
-        // stored yet, so these hold the original bytes even when masking in place.
-        let (key, first, last) = unsafe {
+        // SAFETY: `len >= 64`, so the last 32 bytes of `src` are in bounds; `loadu` has no
+        // alignment requirement; the caller guarantees AVX2. Nothing has been stored yet, so
+        // these hold the original bytes even when masking in place.
+        let (key, last) = unsafe {
             (
                 _mm256_set1_epi32(loop_key as i32),
-                _mm256_loadu_si256(src.cast::<__m256i>()),
                 _mm256_loadu_si256(src.add(len - 32).cast::<__m256i>()),
             )
         };
-        // `start < 32 <= len`.
         let mut i = start;
+        if start != 0 {
+            // SAFETY: `start < 32`, so `start + 32 < 64 <= len`: the first 32 bytes and the 32
+            // at `start` are within both ranges; unaligned access is allowed; AVX2 as above.
+            // Both are loaded before either is stored, so in place both hold the original
+            // bytes, and the bytes they share get the same value from either store.
+            unsafe {
+                let first = _mm256_loadu_si256(src.cast::<__m256i>());
+                let a = _mm256_loadu_si256(src.add(start).cast::<__m256i>());
+                let first = _mm256_xor_si256(first, _mm256_set1_epi32(first_key as i32));
+                _mm256_storeu_si256(dst.cast::<__m256i>(), first);
+                _mm256_storeu_si256(dst.add(start).cast::<__m256i>(), _mm256_xor_si256(a, key));
+            }
+            i += 32;
+        }
         while len - i >= 128 {
             // SAFETY: `i + 128 <= len`, so the 128 bytes at offset `i` are within both ranges
             // the caller vouched for. `loadu`/`storeu` allow any alignment. All four loads
@@ -460,16 +561,12 @@ mod x86 {
             }
             i += 32;
         }
-        // SAFETY: `len >= 32`, so the first and the last 32 bytes of `dst` are in bounds;
-        // unaligned stores are allowed; AVX2 as above. `first` and `last` hold the original
-        // bytes and are XORed with the key for their phase, so bytes the loop already did are
-        // rewritten with the same values.
-        unsafe {
-            if start != 0 {
-                let first = _mm256_xor_si256(first, _mm256_set1_epi32(first_key as i32));
-                _mm256_storeu_si256(dst.cast::<__m256i>(), first);
-            }
-            if i != len {
+        if i != len {
+            // SAFETY: `len >= 32`, so the last 32 bytes of `dst` are in bounds; unaligned stores
+            // are allowed; AVX2 as above. `last` holds the original bytes and is XORed with the
+            // key for its phase, so bytes the loop already did are rewritten with the same
+            // values.
+            unsafe {
                 let last = _mm256_xor_si256(last, _mm256_set1_epi32(last_key as i32));
                 _mm256_storeu_si256(dst.add(len - 32).cast::<__m256i>(), last);
             }
@@ -499,24 +596,35 @@ mod arm {
     }
 
     /// The NEON kernel: 64 bytes per iteration, then 16, with overlapping first and last
-    /// vectors. Needs `len >= 16`.
+    /// vectors. Needs `len >= 32`.
     ///
     /// # Safety
     ///
     /// As for [`super::Kernel`] (NEON is enabled for the whole target).
     #[inline]
     pub(super) unsafe fn mask_neon(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
-        if len < 16 {
+        if len < 32 {
             return 0;
         }
         let (start, [loop_key, first_key, last_key]) = super::kernel_keys::<16>(dst, len, rk);
-        // SAFETY: `len >= 16`, so the first and the last 16 bytes of `src` are in bounds;
-        // `vld1q_u8` needs only byte alignment; NEON is enabled for the target. Nothing has
-        // been stored yet, so these hold the original bytes even when masking in place.
-        let (key, first, last) =
-            unsafe { (splat(loop_key), vld1q_u8(src), vld1q_u8(src.add(len - 16))) };
-        // `start < 16 <= len`.
+        // SAFETY: `len >= 32`, so the last 16 bytes of `src` are in bounds; `vld1q_u8` needs
+        // only byte alignment; NEON is enabled for the target. Nothing has been stored yet, so
+        // these hold the original bytes even when masking in place.
+        let (key, last) = unsafe { (splat(loop_key), vld1q_u8(src.add(len - 16))) };
         let mut i = start;
+        if start != 0 {
+            // SAFETY: `start < 16`, so `start + 16 < 32 <= len`: the first 16 bytes and the 16
+            // at `start` are within both ranges; byte alignment suffices. Both are loaded
+            // before either is stored, so in place both hold the original bytes, and the bytes
+            // they share get the same value from either store.
+            unsafe {
+                let first = vld1q_u8(src);
+                let a = vld1q_u8(src.add(start));
+                vst1q_u8(dst, veorq_u8(first, splat(first_key)));
+                vst1q_u8(dst.add(start), veorq_u8(a, key));
+            }
+            i += 16;
+        }
         while len - i >= 64 {
             // SAFETY: `i + 64 <= len`, so the 64 bytes at offset `i` are within both ranges the
             // caller vouched for. `vld1q_u8`/`vst1q_u8` need only byte alignment. All four loads
@@ -545,16 +653,11 @@ mod arm {
             }
             i += 16;
         }
-        // SAFETY: `len >= 16`, so the first and the last 16 bytes of `dst` are in bounds; byte
-        // alignment suffices. `first` and `last` hold the original bytes and are XORed with the
-        // key for their phase, so bytes the loop already did are rewritten with the same values.
-        unsafe {
-            if start != 0 {
-                vst1q_u8(dst, veorq_u8(first, splat(first_key)));
-            }
-            if i != len {
-                vst1q_u8(dst.add(len - 16), veorq_u8(last, splat(last_key)));
-            }
+        if i != len {
+            // SAFETY: `len >= 16`, so the last 16 bytes of `dst` are in bounds; byte alignment
+            // suffices. `last` holds the original bytes and is XORed with the key for its
+            // phase, so bytes the loop already did are rewritten with the same values.
+            unsafe { vst1q_u8(dst.add(len - 16), veorq_u8(last, splat(last_key))) };
         }
         len
     }
@@ -571,7 +674,7 @@ mod simd {
     use core::mem::MaybeUninit;
 
     /// Masks `buf` in place with the rotated key `rk` and returns its length, or, if it is
-    /// shorter than one vector, leaves it alone and returns 0.
+    /// shorter than two vectors, leaves it alone and returns 0.
     #[inline(always)]
     pub(super) fn mask_prefix(buf: &mut [u8], rk: [u8; 4]) -> usize {
         let kernel = kernel();
@@ -582,7 +685,7 @@ mod simd {
     }
 
     /// Writes `src[i] ^ rk[i % 4]` to every `dst[i]` and returns the length, or, if it is
-    /// shorter than one vector, writes nothing and returns 0. `dst` and `src` have the same
+    /// shorter than two vectors, writes nothing and returns 0. `dst` and `src` have the same
     /// length.
     #[inline(always)]
     pub(super) fn mask_copy_prefix(dst: &mut [MaybeUninit<u8>], src: &[u8], rk: [u8; 4]) -> usize {
@@ -697,12 +800,15 @@ mod tests {
     use alloc::{format, vec};
     use std::vec::Vec;
 
-    /// The buffer lengths tried exhaustively: all up to 300. Miri is slow, so under it: all up
-    /// to 36 (past one AVX2 vector) and a few around and past `SIMD_MIN_LEN` and the 64-byte
-    /// loops.
+    /// The buffer lengths tried exhaustively: all up to 300 (past `SIMD_MIN_LEN`). Miri is
+    /// slow, so under it: all up to 36 (past one AVX2 vector, every tail of the inline 16-byte
+    /// loop) and a few around and past the kernels' minimum of two vectors, the 64-byte loops
+    /// and `SIMD_MIN_LEN`.
     fn lengths() -> Vec<usize> {
         if cfg!(miri) {
-            (0..=36).chain([47, 63, 64, 65, 71, 100, 131]).collect()
+            (0..=36)
+                .chain([47, 63, 64, 65, 71, 100, 131, 255, 256])
+                .collect()
         } else {
             (0..=300).collect()
         }
@@ -725,7 +831,7 @@ mod tests {
     }
 
     /// Longest length and largest offset in [`lengths`] and [`offsets`].
-    const MAX_LEN: usize = if cfg!(miri) { 131 } else { 300 };
+    const MAX_LEN: usize = if cfg!(miri) { 256 } else { 300 };
     const MAX_OFFSET: usize = 31;
 
     /// Deterministic, non-repeating test bytes.
@@ -807,8 +913,8 @@ mod tests {
     }
 
     /// Checks one SIMD kernel directly, in place and copying, against the byte loop: it must
-    /// mask the whole buffer when it is at least `vector` bytes long and leave it alone
-    /// otherwise (the rest of the buffer is then finished by the byte loop here).
+    /// mask the whole buffer when it is at least `min_len` bytes (two vectors) long and leave it
+    /// alone otherwise (the buffer is then masked by the byte loop here).
     ///
     /// # Safety
     ///
@@ -817,7 +923,7 @@ mod tests {
         target_arch = "x86_64",
         all(target_arch = "aarch64", target_feature = "neon")
     ))]
-    unsafe fn check_kernel(name: &str, kernel: Kernel, vector: usize) {
+    unsafe fn check_kernel(name: &str, kernel: Kernel, min_len: usize) {
         let in_place = |buf: &mut [u8], key: [u8; 4], phase: usize| {
             let len = buf.len();
             let before = buf.to_vec();
@@ -825,7 +931,7 @@ mod tests {
             // SAFETY: `p` is valid for reads and writes of `len` bytes and `src == dst`; the
             // caller guarantees the CPU features.
             let done = unsafe { kernel(p, p, len, rotate_key(key, phase)) };
-            if len >= vector {
+            if len >= min_len {
                 assert_eq!(done, len, "{name}: len {len}");
             } else {
                 assert_eq!(done, 0, "{name}: len {len}");
@@ -846,7 +952,7 @@ mod tests {
             // are distinct buffers; the caller guarantees the CPU features.
             let done =
                 unsafe { kernel(src.as_ptr(), dst.as_mut_ptr(), len, rotate_key(key, phase)) };
-            if len >= vector {
+            if len >= min_len {
                 assert_eq!(done, len, "{name} copy: len {len}");
             } else {
                 assert_eq!(done, 0, "{name} copy: len {len}");
@@ -877,7 +983,7 @@ mod tests {
     fn phase_is_taken_modulo_4() {
         let key = keys()[0];
         for phase in [4, 5, 6, 7, 1001, usize::MAX - 3, usize::MAX] {
-            for len in [0, 3, 16, 64, 130] {
+            for len in [0, 3, 16, 64, 130, 300] {
                 let original = pattern(len, 3);
                 let mut a = original.clone();
                 let mut b = original.clone();
@@ -935,6 +1041,16 @@ mod tests {
     }
 
     #[test]
+    fn inline_vectors_exhaustive() {
+        // The inline 16-byte loop, normally taken from 16 to `SIMD_MIN_LEN` bytes, at every
+        // length.
+        check_against_bytewise("inline vectors", &|buf, key, phase| {
+            mask_vectors(buf, rotate_key(key, phase));
+            next_phase(phase, buf.len())
+        });
+    }
+
+    #[test]
     fn portable_aligning_exhaustive() {
         check_against_bytewise("portable aligning", &|buf, key, phase| {
             mask_words::<true>(buf, rotate_key(key, phase));
@@ -976,7 +1092,7 @@ mod tests {
     #[test]
     fn sse2_exhaustive() {
         // SAFETY: SSE2 is part of the x86-64 baseline.
-        unsafe { check_kernel("sse2", x86::mask_sse2, 16) };
+        unsafe { check_kernel("sse2", x86::mask_sse2, 32) };
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -987,14 +1103,14 @@ mod tests {
             return;
         }
         // SAFETY: AVX2 was detected just above.
-        unsafe { check_kernel("avx2", x86::mask_avx2, 32) };
+        unsafe { check_kernel("avx2", x86::mask_avx2, 64) };
     }
 
     #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
     #[test]
     fn neon_exhaustive() {
         // SAFETY: NEON is enabled for the target.
-        unsafe { check_kernel("neon", arm::mask_neon, 16) };
+        unsafe { check_kernel("neon", arm::mask_neon, 32) };
     }
 
     #[test]
