@@ -53,7 +53,7 @@ pub use server::accept_tls;
 pub use server::{Acceptor, Rejection, accept, accept_with};
 pub use socket::WebSocket;
 pub use split::{Reader, Writer};
-pub use timers::{DEFAULT_CLOSE_TIMEOUT, Keepalive, TimeoutControl};
+pub use timers::{DEFAULT_CLOSE_TIMEOUT, Keepalive, ShutdownControl, TimeoutControl};
 pub use tls::MaybeTlsStream;
 #[cfg(feature = "tls")]
 pub use tls::TlsStream;

@@ -6,11 +6,18 @@ const MIB: usize = 1 << 20;
 
 /// The settings of a [`Connection`](crate::Connection).
 ///
-/// Every field has a documented default; memory bounds follow from them. A connection holds at
-/// most about `max_frame_size` bytes of receive buffer (plus one read chunk), `max_message_size`
-/// bytes of assembly buffer for a fragmented message, and `write_buffer_cap` (or one message,
-/// if larger) of output. Buffers grow with the bytes that actually arrive, never with a length a
-/// peer declares.
+/// Every field has a documented default; memory bounds follow from them. A connection holds:
+/// - a receive buffer: the unconsumed input plus the read window that
+///   [`recv_buf`](crate::Connection::recv_buf) offers, up to 128 KiB (not one 32 KiB chunk).
+///   When each read follows a [`next_event`](crate::Connection::next_event) that returned
+///   `Ok(None)`, as in the blocking adapters, the unconsumed input is at most one incomplete
+///   frame: `max_frame_size` bytes and its header. Bytes given to
+///   [`recv`](crate::Connection::recv) are all buffered. The buffer grows by doubling, so its
+///   capacity can reach about twice what it holds;
+/// - `max_message_size` bytes of assembly buffer for a fragmented message;
+/// - `write_buffer_cap` (or one message, if larger) of output.
+///
+/// Buffers grow with the bytes that actually arrive, never with a length a peer declares.
 ///
 /// ```
 /// let mut config = rfc6455::Config::default();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rfc6455::blocking::{
     self, Acceptor, ClientBuilder, Error, Keepalive, MaybeTlsStream, Message, Reader, Rejection,
-    WebSocket, Writer,
+    TimeoutControl, WebSocket, Writer,
 };
 use rfc6455::handshake::{Accept, HandshakeError, accept_key};
 use rfc6455::mask::apply_mask;
@@ -1435,4 +1435,357 @@ fn read_timeout_fails_with_timed_out_kind_as_documented() {
         );
         assert!(result.is_err_and(|e| e.is_retryable()));
     }
+}
+
+// ---------------------------------------------------------------- 13. close deadline
+
+/// The close timeout of the close-deadline tests.
+const CLOSE_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// A raw client that reads and discards everything until the server ends the stream;
+/// returns the frames it read.
+fn discard_until_eof(stream: &mut TcpStream) -> Vec<RawFrame> {
+    let mut frames = Vec::new();
+    loop {
+        match read_frame(stream) {
+            Ok(frame) => frames.push(frame),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return frames,
+            Err(e) => panic!("raw client read: {e}"),
+        }
+    }
+}
+
+/// After `Writer::close`, a peer that never answers (it reads and discards) makes the split
+/// `Reader` fail with `CloseTimeout`, however long its read timeout; the socket is shut down
+/// (the peer reads the end of the stream) and later reads return `Ok(None)`.
+#[test]
+fn split_reader_close_times_out_after_writer_close_when_peer_never_answers() {
+    let (addr, server) = spawn_server(|stream| {
+        let (mut reader, writer) = accept(stream).split().expect("split");
+        reader.set_read_timeout(Some(GUARD));
+        reader.set_close_timeout(CLOSE_TIMEOUT);
+        writer.close(CloseCode::NORMAL, "bye").expect("close");
+        let first = reader.read();
+        let after = reader.read();
+        (first, after)
+    });
+    let mut stream = raw_client(addr);
+    let frames = discard_until_eof(&mut stream);
+    let (first, after) = join(server);
+    assert!(
+        matches!(first, Err(Error::CloseTimeout(t)) if t == CLOSE_TIMEOUT),
+        "{first:?}"
+    );
+    assert!(matches!(after, Ok(None)), "{after:?}");
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(
+        (frames[0].opcode, &frames[0].payload),
+        (0x8, &close_payload(1000, "bye"))
+    );
+}
+
+/// After `send(Message::Close)`, reads with a read timeout shorter than the close timeout
+/// time out (retryably) and then fail with `CloseTimeout`: the close deadline is set by the
+/// first read that waits for the peer's close and is not reset by each new read.
+#[test]
+fn close_deadline_is_not_reset_by_each_read_after_send_close() {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = accept(stream);
+        ws.set_close_timeout(CLOSE_TIMEOUT);
+        ws.set_read_timeout(Some(CLOSE_TIMEOUT / 4));
+        ws.send(&Message::Close(CloseCode::NORMAL, String::new()))
+            .expect("send close");
+        let mut timeouts = 0;
+        // Bounded: a deadline reset by every read would time out forever.
+        for _ in 0..200 {
+            match ws.read() {
+                Err(e) if e.is_retryable() => timeouts += 1,
+                other => return (timeouts, other, ws.read(), ws.close(CloseCode::NORMAL, "")),
+            }
+        }
+        panic!("no CloseTimeout after 200 reads");
+    });
+    let mut stream = raw_client(addr);
+    let frames = discard_until_eof(&mut stream);
+    let (timeouts, result, after, close) = join(server);
+    assert!(timeouts >= 1, "no read timed out before the close deadline");
+    assert!(
+        matches!(result, Err(Error::CloseTimeout(t)) if t == CLOSE_TIMEOUT),
+        "{result:?}"
+    );
+    assert!(matches!(after, Ok(None)), "{after:?}");
+    assert!(close.is_ok(), "{close:?}");
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0].opcode, 0x8);
+}
+
+// ---------------------------------------------------------------- 14. TCP close order
+
+/// RFC 6455 section 7.1.1: once the close handshake is complete, our server ends the TCP
+/// connection at once: the raw client reads the close echo and then the end of the stream,
+/// while the server still holds its `WebSocket` (or split `Reader`).
+fn assert_server_ends_tcp_after_close_handshake(split: bool) {
+    let (addr, server) = spawn_server(move |stream| {
+        let ws = accept(stream);
+        if split {
+            let (mut reader, writer) = ws.split().expect("split");
+            let close = reader.read().expect("read close");
+            let held: Box<dyn Send> = Box::new((reader, writer));
+            (close, held)
+        } else {
+            let mut ws = ws;
+            let close = ws.read().expect("read close");
+            let held: Box<dyn Send> = Box::new(ws);
+            (close, held)
+        }
+    });
+    let mut stream = raw_client(addr);
+    stream
+        .write_all(&masked_frame(true, 0x8, &close_payload(1000, "bye")))
+        .expect("write close");
+    // The echo carries the code, not the reason.
+    let echo = read_frame(&mut stream).expect("close echo");
+    assert_eq!((echo.opcode, echo.payload), (0x8, close_payload(1000, "")));
+    // The server's connection is still alive (the thread's result holds it): only its
+    // shutdown can end the stream.
+    let mut rest = [0; 16];
+    let n = stream.read(&mut rest).expect("read after the close echo");
+    assert_eq!(n, 0, "the server did not end the TCP connection");
+    let (close, held) = join(server);
+    assert_eq!(close, Some(Message::Close(CloseCode::NORMAL, "bye".into())));
+    drop(held);
+}
+
+#[test]
+fn server_ends_tcp_after_close_handshake_with_raw_client() {
+    assert_server_ends_tcp_after_close_handshake(false);
+}
+
+#[test]
+fn split_server_ends_tcp_after_close_handshake_with_raw_client() {
+    assert_server_ends_tcp_after_close_handshake(true);
+}
+
+/// Our client's `close` against our server completes without error once the server ended
+/// the TCP connection, and the client then ends its side: the server reads the end of the
+/// stream while the client still holds its `WebSocket` (or split halves).
+fn assert_client_close_ends_tcp_both_ways(split: bool) {
+    let (addr, server) = spawn_server(|stream| {
+        let mut ws = accept(stream);
+        let close = ws.read().expect("read close");
+        let end = ws.read().expect("read after close");
+        let (mut stream, _) = ws.into_parts();
+        let mut rest = [0; 16];
+        let n = stream
+            .read(&mut rest)
+            .expect("read after the close handshake");
+        (close, end, n)
+    });
+    let held: Box<dyn Send> = if split {
+        let (mut reader, writer) = connect(addr).split().expect("split");
+        writer.close(CloseCode::NORMAL, "bye").expect("close");
+        assert_eq!(
+            reader.read().expect("close echo"),
+            Some(Message::Close(CloseCode::NORMAL, String::new()))
+        );
+        assert_eq!(reader.read().expect("end"), None);
+        Box::new((reader, writer))
+    } else {
+        let mut ws = connect(addr);
+        ws.close(CloseCode::NORMAL, "bye").expect("close");
+        Box::new(ws)
+    };
+    let (close, end, n) = join(server);
+    assert_eq!(close, Some(Message::Close(CloseCode::NORMAL, "bye".into())));
+    assert_eq!(end, None);
+    assert_eq!(n, 0, "the client did not end the TCP connection");
+    drop(held);
+}
+
+#[test]
+fn client_close_ends_tcp_both_ways() {
+    assert_client_close_ends_tcp_both_ways(false);
+}
+
+#[test]
+fn split_client_close_ends_tcp_both_ways() {
+    assert_client_close_ends_tcp_both_ways(true);
+}
+
+// ---------------------------------------------------------------- 15. the 101 response
+
+/// `connect_with_response` shows the headers the server's accept callback added, with the
+/// chosen subprotocol; `connect_on_with_response` does the same over a caller's stream.
+#[test]
+fn connect_with_response_shows_headers_added_by_the_accept_callback() {
+    for on_stream in [false, true] {
+        let (addr, server) = spawn_server(|stream| {
+            let ws = Acceptor::new()
+                .accept_with(stream, |request| {
+                    assert_eq!(request.protocols(), ["chat".to_string()]);
+                    Ok(Accept::new()
+                        .protocol("chat")
+                        .header("Set-Cookie", "session=42; HttpOnly")
+                        .header("X-Backend", "b7"))
+                })
+                .expect("server handshake");
+            echo(ws)
+        });
+        let builder = client(addr).protocol("chat");
+        let (mut ws, response) = if on_stream {
+            let stream = TcpStream::connect(addr).expect("connect");
+            let control: TimeoutControl<TcpStream> = TcpStream::set_read_timeout;
+            builder
+                .connect_on_with_response(stream, Some(control))
+                .map(|(ws, response)| (ws.into_parts(), response))
+                .map(|((stream, conn), response)| {
+                    (
+                        WebSocket::from_connection(MaybeTlsStream::Plain(stream), conn),
+                        response,
+                    )
+                })
+                .expect("client handshake on a stream")
+        } else {
+            builder.connect_with_response().expect("client handshake")
+        };
+        assert_eq!(response.status(), 101);
+        assert_eq!(response.header("set-cookie"), Some("session=42; HttpOnly"));
+        assert!(
+            response
+                .headers()
+                .any(|(name, value)| name == "X-Backend" && value == b"b7"),
+            "{response:?}"
+        );
+        assert_eq!(response.protocol(), Some("chat"));
+        assert!(response.leftover().is_empty());
+        ws.set_read_timeout(Some(GUARD));
+        ws.send_text("after").expect("send");
+        assert_eq!(
+            ws.read().expect("echo"),
+            Some(Message::Text("after".into()))
+        );
+        ws.close(CloseCode::NORMAL, "").expect("close");
+        assert_eq!(join(server)[0], Message::Text("after".into()));
+    }
+}
+
+// ---------------------------------------------------------------- 16. send_fragment
+
+/// RFC 6455 section 5.4: a text message sent in three fragments (one split inside a code
+/// point) with a ping between them arrives as one message, after the ping, through
+/// `WebSocket::send_fragment` and through a split `Writer::send_fragment`.
+#[test]
+fn send_fragment_in_three_with_a_ping_between_arrives_as_one_message() {
+    let text = "héllo wörld";
+    let bytes = text.as_bytes();
+    // "h" + the first byte of "é" | "llo w" with the rest of "é" | "örld".
+    let pieces = [&bytes[..2], &bytes[2..7], &bytes[7..]];
+    for split in [false, true] {
+        let (addr, server) = spawn_echo();
+        let ws = connect(addr);
+        let (pong, echo) = if split {
+            let (mut reader, writer) = ws.split().expect("split");
+            writer
+                .send_fragment(MessageKind::Text, pieces[0], false)
+                .expect("first fragment");
+            let refused = writer.send_text("no");
+            assert!(
+                matches!(refused, Err(Error::Send(SendError::MessageInProgress))),
+                "{refused:?}"
+            );
+            writer.send_ping(b"between").expect("ping");
+            writer
+                .send_fragment(MessageKind::Binary, pieces[1], false)
+                .expect("middle fragment");
+            writer
+                .send_fragment(MessageKind::Text, pieces[2], true)
+                .expect("last fragment");
+            let pong = reader.read().expect("pong");
+            let echo = reader.read().expect("echo");
+            writer.close(CloseCode::NORMAL, "").expect("close");
+            assert!(
+                matches!(reader.read(), Ok(Some(Message::Close(..)))),
+                "close echo"
+            );
+            (pong, echo)
+        } else {
+            let mut ws = ws;
+            ws.send_fragment(MessageKind::Text, pieces[0], false)
+                .expect("first fragment");
+            let refused = ws.send_binary(b"no");
+            assert!(
+                matches!(refused, Err(Error::Send(SendError::MessageInProgress))),
+                "{refused:?}"
+            );
+            ws.send_ping(b"between").expect("ping");
+            ws.send_fragment(MessageKind::Text, pieces[1], false)
+                .expect("middle fragment");
+            ws.send_fragment(MessageKind::Text, pieces[2], true)
+                .expect("last fragment");
+            let pong = ws.read().expect("pong");
+            let echo = ws.read().expect("echo");
+            ws.close(CloseCode::NORMAL, "").expect("close");
+            (pong, echo)
+        };
+        assert_eq!(pong, Some(Message::Pong(b"between".to_vec())));
+        assert_eq!(echo, Some(Message::Text(text.into())));
+        assert_eq!(
+            join(server),
+            [
+                Message::Ping(b"between".to_vec()),
+                Message::Text(text.into()),
+                Message::Close(CloseCode::NORMAL, String::new()),
+            ],
+            "split: {split}"
+        );
+    }
+}
+
+/// Text fragments that are not valid UTF-8 together are refused, and nothing of the failing
+/// fragment goes out: the message can still be completed.
+#[test]
+fn send_fragment_refuses_invalid_utf8_and_sends_nothing_of_it() {
+    let (addr, server) = spawn_echo();
+    let mut ws = connect(addr);
+    ws.send_fragment(MessageKind::Text, b"ab", false)
+        .expect("first fragment");
+    let refused = ws.send_fragment(MessageKind::Text, b"\xff", true);
+    assert!(
+        matches!(refused, Err(Error::Send(SendError::InvalidUtf8))),
+        "{refused:?}"
+    );
+    ws.send_fragment(MessageKind::Text, b"c", true)
+        .expect("last fragment");
+    assert_eq!(ws.read().expect("echo"), Some(Message::Text("abc".into())));
+    ws.close(CloseCode::NORMAL, "").expect("close");
+    assert_eq!(join(server)[0], Message::Text("abc".into()));
+}
+
+// ---------------------------------------------------------------- 17. not HTTP
+
+/// A TLS ClientHello sent to a plain server fails the handshake at its first byte with an
+/// error that suggests TLS, not at the handshake deadline (which would be `HandshakeTimeout`).
+#[test]
+fn plain_server_given_a_tls_client_hello_fails_at_once() {
+    let (addr, server) = spawn_server(|stream| {
+        Acceptor::new()
+            .handshake_timeout(Duration::from_secs(5))
+            .accept(stream)
+    });
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    // A TLS 1.0 record header (handshake, version 3.1, length 512) and a ClientHello's start.
+    stream
+        .write_all(&[
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ])
+        .expect("write");
+    let result = join(server);
+    drop(stream);
+    let Err(Error::Handshake(e)) = &result else {
+        panic!("{result:?}")
+    };
+    assert_eq!(*e, HandshakeError::NotHttp(0x16));
+    assert_eq!(e.status(), Some(400));
+    let text = result.as_ref().map(drop).unwrap_err().to_string();
+    assert!(text.contains("TLS"), "{text}");
 }

@@ -727,6 +727,135 @@ mod tls {
         assert_eq!(join(server), MESSAGES + 1, "messages and the close");
     }
 
+    // ------------------------------------------------------------ closing TLS and TCP
+
+    /// RFC 6455 section 7.1.1 over TLS: once the close handshake is complete, our TLS server
+    /// (a `WebSocket`, or a split `Reader`) sends a `close_notify` and ends the TCP connection
+    /// at once. A plain rustls client (which reports a TCP end without `close_notify` as an
+    /// error) reads the close echo and then the clean end of the stream, while the server
+    /// still holds its connection.
+    fn assert_tls_server_sends_close_notify_after_close_handshake(split: bool) {
+        const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+        let (addr, server) = spawn_server(move |stream| {
+            let mut ws = Acceptor::new()
+                .accept_tls(stream, server_config())
+                .expect("accept");
+            ws.set_read_timeout(Some(GUARD));
+            if split {
+                let (mut reader, writer) = ws.split().expect("split");
+                let close = reader.read().expect("read close");
+                let held: Box<dyn Send> = Box::new((reader, writer));
+                (close, held)
+            } else {
+                let close = ws.read().expect("read close");
+                let held: Box<dyn Send> = Box::new(ws);
+                (close, held)
+            }
+        });
+        let tcp = TcpStream::connect(addr).expect("connect");
+        tcp.set_read_timeout(Some(GUARD)).expect("read timeout");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let session = rustls::ClientConnection::new(client_config(), name).expect("session");
+        let mut tls = rustls::StreamOwned::new(session, tcp);
+        tls.write_all(REQUEST).expect("write request");
+        let mut head = Vec::new();
+        let mut byte = [0; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            tls.read_exact(&mut byte).expect("read 101");
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101 "));
+        // A masked close frame with code 1000 (a zero key leaves the payload as is).
+        tls.write_all(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8])
+            .expect("write close");
+        let mut echo = [0; 4];
+        tls.read_exact(&mut echo).expect("read close echo");
+        assert_eq!(echo, [0x88, 0x02, 0x03, 0xe8]);
+        let mut rest = [0; 16];
+        let end = tls.read(&mut rest);
+        assert!(
+            matches!(end, Ok(0)),
+            "no close_notify before the end: {end:?}"
+        );
+        let (close, held) = join(server);
+        assert_eq!(
+            close,
+            Some(Message::Close(CloseCode::NORMAL, String::new()))
+        );
+        drop(held);
+    }
+
+    #[test]
+    fn tls_server_sends_close_notify_after_close_handshake() {
+        assert_tls_server_sends_close_notify_after_close_handshake(false);
+    }
+
+    #[test]
+    fn split_tls_server_sends_close_notify_after_close_handshake() {
+        assert_tls_server_sends_close_notify_after_close_handshake(true);
+    }
+
+    /// Our `wss://` client's close (`WebSocket::close`, or `Writer::close` and the split
+    /// `Reader`) against our TLS server completes without error after the server ended the
+    /// stream, and the client then ends its side: the server reads the end of the stream
+    /// while the client still holds its connection.
+    fn assert_wss_client_close_ends_the_stream_both_ways(split: bool) {
+        let (addr, server) = spawn_server(|stream| {
+            let mut ws = Acceptor::new()
+                .accept_tls(stream, server_config())
+                .expect("accept");
+            ws.set_read_timeout(Some(GUARD));
+            let close = ws.read().expect("read close");
+            let end = ws.read().expect("read after close");
+            let (mut stream, _) = ws.into_parts();
+            stream.set_read_timeout(Some(GUARD)).expect("read timeout");
+            let mut rest = [0; 16];
+            let n = stream
+                .read(&mut rest)
+                .expect("read after the close handshake");
+            (close, end, n)
+        });
+        let ws = client("localhost", addr).connect().expect("connect");
+        let held: Box<dyn Send> = if split {
+            let (mut reader, writer) = ws.split().expect("split");
+            writer.close(CloseCode::NORMAL, "bye").expect("close");
+            assert_eq!(
+                reader.read().expect("close echo"),
+                Some(Message::Close(CloseCode::NORMAL, String::new()))
+            );
+            assert_eq!(reader.read().expect("end"), None);
+            Box::new((reader, writer))
+        } else {
+            let mut ws = ws;
+            ws.close(CloseCode::NORMAL, "bye").expect("close");
+            // The client saw the server's end of the stream: a read returns it again at once.
+            let mut rest = [0; 16];
+            let n = ws
+                .get_mut()
+                .read(&mut rest)
+                .expect("client read after close");
+            assert_eq!(n, 0);
+            Box::new(ws)
+        };
+        let (close, end, n) = join(server);
+        assert_eq!(close, Some(Message::Close(CloseCode::NORMAL, "bye".into())));
+        assert_eq!(end, None);
+        assert_eq!(n, 0, "the client did not end the stream");
+        drop(held);
+    }
+
+    #[test]
+    fn wss_client_close_ends_the_stream_both_ways() {
+        assert_wss_client_close_ends_the_stream_both_ways(false);
+    }
+
+    #[test]
+    fn split_wss_client_close_ends_the_stream_both_ways() {
+        assert_wss_client_close_ends_the_stream_both_ways(true);
+    }
+
     // ------------------------------------------------------------ Python websockets
 
     /// A Python with `websockets` (13 or later): the system's, or a virtual environment made

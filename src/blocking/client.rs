@@ -194,6 +194,40 @@ impl ClientBuilder {
     /// # Errors
     /// As for [`connect`].
     pub fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
+        self.connect_with_response().map(|(ws, _)| ws)
+    }
+
+    /// [`connect`](Self::connect), also returning the server's validated 101 response: its
+    /// headers (`Set-Cookie`, a load balancer's backend), the chosen subprotocol and the
+    /// accepted extensions. The frames that came with the response are the connection's
+    /// already, so the response's [`leftover`](Response::leftover) is empty.
+    ///
+    /// # Errors
+    /// As for [`connect`].
+    ///
+    /// ```
+    /// use rfc6455::blocking::{Acceptor, ClientBuilder};
+    /// use rfc6455::handshake::Accept;
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let url = format!("ws://{}/", listener.local_addr()?);
+    /// let server = std::thread::spawn(move || -> Result<(), rfc6455::blocking::Error> {
+    ///     let (stream, _) = listener.accept()?;
+    ///     let mut ws = Acceptor::new().accept_with(stream, |_request| {
+    ///         Ok(Accept::new().header("Set-Cookie", "session=42; HttpOnly"))
+    ///     })?;
+    ///     while ws.read()?.is_some() {}
+    ///     Ok(())
+    /// });
+    ///
+    /// let (mut ws, response) = ClientBuilder::new(url).connect_with_response()?;
+    /// assert_eq!(response.status(), 101);
+    /// assert_eq!(response.header("set-cookie"), Some("session=42; HttpOnly"));
+    /// ws.close(rfc6455::CloseCode::NORMAL, "")?;
+    /// server.join().expect("server thread")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn connect_with_response(self) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
         let url = Url::parse(&self.url)?;
         #[cfg(not(feature = "tls"))]
         if url.is_secure() {
@@ -218,19 +252,24 @@ impl ClientBuilder {
             )?),
             _ => MaybeTlsStream::Plain(tcp),
         };
-        let ws = self.handshake(
+        let (ws, response) = self.handshake(
             stream,
             &url,
             Some(MaybeTlsStream::set_read_timeout),
             Some(deadline),
         )?;
         ws.get_ref().tcp().set_write_timeout(self.write_timeout)?;
-        Ok(ws)
+        Ok((
+            ws.with_shutdown_control(MaybeTlsStream::shutdown_write),
+            response,
+        ))
     }
 
     /// Performs the opening handshake over a stream the caller connected (a TLS stream, a
     /// Unix socket, a proxy tunnel). Without a `control`, the handshake has no deadline
-    /// beyond the stream's own timeouts.
+    /// beyond the stream's own timeouts. To end the stream after the close handshake, add a
+    /// [`ShutdownControl`](super::ShutdownControl) with
+    /// [`WebSocket::with_shutdown_control`].
     ///
     /// # Errors
     /// As for [`connect`].
@@ -239,6 +278,20 @@ impl ClientBuilder {
         stream: S,
         control: Option<TimeoutControl<S>>,
     ) -> Result<WebSocket<S>, Error> {
+        self.connect_on_with_response(stream, control)
+            .map(|(ws, _)| ws)
+    }
+
+    /// [`connect_on`](Self::connect_on), also returning the server's 101 response, as
+    /// [`connect_with_response`](Self::connect_with_response) does.
+    ///
+    /// # Errors
+    /// As for [`connect`].
+    pub fn connect_on_with_response<S: Read + Write>(
+        self,
+        stream: S,
+        control: Option<TimeoutControl<S>>,
+    ) -> Result<(WebSocket<S>, Response), Error> {
         let url = Url::parse(&self.url)?;
         let deadline = control.map(|_| Instant::now() + self.handshake_timeout);
         self.handshake(stream, &url, control, deadline)
@@ -273,7 +326,7 @@ impl ClientBuilder {
         url: &Url,
         control: Option<TimeoutControl<S>>,
         deadline: Option<Instant>,
-    ) -> Result<WebSocket<S>, Error> {
+    ) -> Result<(WebSocket<S>, Response), Error> {
         #[allow(unused_mut)]
         let mut options = self.options.clone();
         #[cfg(feature = "deflate")]
@@ -283,7 +336,7 @@ impl ClientBuilder {
         let mut handshake = ClientHandshake::with_random_key(url, &options)?;
         stream.write_all(handshake.request())?;
         stream.flush()?;
-        let response =
+        let mut response =
             read_response(&mut stream, &mut handshake, control, deadline).map_err(|e| match e {
                 Error::Io(io) if is_timeout(&io) && deadline.is_some() => {
                     Error::HandshakeTimeout(self.handshake_timeout)
@@ -309,7 +362,7 @@ impl ClientBuilder {
                 conn.enable_deflate(client_accept(config, answer)?);
             }
         }
-        conn.recv(&response.into_leftover());
+        conn.recv(&response.take_leftover());
         let mut ws = WebSocket::from_connection(stream, conn);
         if let Some(control) = control {
             ws = ws.with_timeout_control(control);
@@ -317,7 +370,7 @@ impl ClientBuilder {
         ws.set_protocol(protocol);
         ws.set_read_timeout(self.read_timeout);
         ws.set_keepalive(self.keepalive);
-        Ok(ws)
+        Ok((ws, response))
     }
 }
 

@@ -237,7 +237,7 @@ impl Acceptor {
         stream.set_write_timeout(Some(self.handshake_timeout))?;
         let ws = self.accept_stream_with(stream, Some(TcpStream::set_read_timeout), decide)?;
         ws.get_ref().set_write_timeout(self.write_timeout)?;
-        Ok(ws)
+        Ok(ws.with_shutdown_control(super::socket::shutdown_tcp))
     }
 
     /// Accepts a TLS connection (feature `tls`): the TLS handshake with `config`, then the
@@ -279,11 +279,13 @@ impl Acceptor {
         let control: TimeoutControl<super::TlsStream> = super::TlsStream::set_read_timeout;
         let ws = self.accept_until(stream, Some(control), decide, deadline)?;
         ws.get_ref().tcp().set_write_timeout(self.write_timeout)?;
-        Ok(ws)
+        Ok(ws.with_shutdown_control(super::TlsStream::shutdown_write))
     }
 
     /// Accepts on any stream. With a `control`, the handshake deadline and the keepalive
-    /// work as on TCP; without one, the handshake waits as long as the stream does.
+    /// work as on TCP; without one, the handshake waits as long as the stream does. To end
+    /// the stream after the close handshake, add a [`ShutdownControl`](super::ShutdownControl)
+    /// with [`WebSocket::with_shutdown_control`].
     ///
     /// # Errors
     /// As for [`accept_with`].

@@ -1,12 +1,12 @@
 //! [`WebSocket`]: a [`Connection`] driven over a blocking `Read + Write` stream.
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use alloc::string::String;
 
-use super::timers::{Expired, Keepalive, TimeoutControl, Timers};
+use super::timers::{Expired, Keepalive, ShutdownControl, TimeoutControl, Timers};
 use super::{Error, Message, is_timeout};
 use crate::conn::{Connection, Event, MessageKind, Role, State};
 use crate::frame::CloseCode;
@@ -41,8 +41,14 @@ pub struct WebSocket<S> {
     stream: S,
     conn: Connection,
     timeouts: Option<TimeoutControl<S>>,
+    shutdown: Option<ShutdownControl<S>>,
     timers: Timers,
     protocol: Option<String>,
+    /// The stream's sending direction was ended (or the client's wait for the server's end
+    /// is over): after the close handshake or the close timeout, once.
+    ended: bool,
+    /// The close timeout passed: the connection is over although it never reached `Closed`.
+    abandoned: bool,
 }
 
 impl<S: core::fmt::Debug> core::fmt::Debug for WebSocket<S> {
@@ -56,11 +62,12 @@ impl<S: core::fmt::Debug> core::fmt::Debug for WebSocket<S> {
 
 impl WebSocket<TcpStream> {
     /// A connection over a TCP stream whose handshake is already done, with timeouts
-    /// available.
+    /// available and the TCP connection shut down after the close handshake.
     #[must_use]
     pub fn from_tcp(stream: TcpStream, role: Role, config: crate::Config) -> WebSocket<TcpStream> {
         WebSocket::from_stream(stream, role, config)
             .with_timeout_control(TcpStream::set_read_timeout)
+            .with_shutdown_control(shutdown_tcp)
     }
 }
 
@@ -78,8 +85,11 @@ impl<S: Read + Write> WebSocket<S> {
             stream,
             conn,
             timeouts: None,
+            shutdown: None,
             timers: Timers::new(),
             protocol: None,
+            ended: false,
+            abandoned: false,
         }
     }
 
@@ -91,6 +101,15 @@ impl<S: Read + Write> WebSocket<S> {
         self
     }
 
+    /// Gives the adapter a way to end the stream's sending direction when the connection is
+    /// over (see [`ShutdownControl`]), for streams that are not a `TcpStream`: without one,
+    /// the stream ends only when it is dropped.
+    #[must_use]
+    pub fn with_shutdown_control(mut self, control: ShutdownControl<S>) -> WebSocket<S> {
+        self.shutdown = Some(control);
+        self
+    }
+
     /// Makes [`read`](Self::read) fail with a retryable `TimedOut` error when no message
     /// arrives within `timeout` (`None`: wait forever, the default). Needs a
     /// [`TimeoutControl`].
@@ -98,7 +117,14 @@ impl<S: Read + Write> WebSocket<S> {
         self.timers.read_timeout = timeout;
     }
 
-    /// How long [`close`](Self::close) waits for the peer's close frame (default 5 s).
+    /// How long we wait for the peer's close frame after sending ours (default 5 s), and how
+    /// long a client waits for the server to end the stream after the close handshake.
+    ///
+    /// The wait starts when [`close`](Self::close), or a [`read`](Self::read) after
+    /// [`send`](Self::send)ing a [`Message::Close`], first waits for the peer's close; later
+    /// reads do not restart it. When it passes, the read or close fails with
+    /// [`Error::CloseTimeout`], the stream is shut down (see [`ShutdownControl`]) and later
+    /// reads return `Ok(None)`. Needs a [`TimeoutControl`].
     pub fn set_close_timeout(&mut self, timeout: Duration) {
         self.timers.close_timeout = timeout;
     }
@@ -150,10 +176,16 @@ impl<S: Read + Write> WebSocket<S> {
     /// The next message, or `Ok(None)` once the connection is over: after the close
     /// handshake (the [`Message::Close`] is returned first) or after an error was returned.
     ///
+    /// After the close handshake a server shuts the stream down at once, and a client first
+    /// waits for the server to end it, for at most the close timeout
+    /// ([RFC 6455 section 7.1.1](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1)).
+    ///
     /// # Errors
     /// [`Error::Protocol`] when the peer broke the protocol (the close frame was sent),
-    /// [`Error::Io`] when the stream failed (retryable ones resume), and the keepalive and
-    /// read timeout errors.
+    /// [`Error::Io`] when the stream failed (retryable ones resume), the keepalive and read
+    /// timeout errors, and [`Error::CloseTimeout`] when we sent a close frame and the peer's
+    /// did not arrive within the close timeout (see
+    /// [`set_close_timeout`](Self::set_close_timeout)).
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
         Ok(self.read_event()?.map(Message::from))
     }
@@ -164,6 +196,9 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// As for [`read`](Self::read).
     pub fn read_event(&mut self) -> Result<Option<Event<'_>>, Error> {
+        if self.abandoned {
+            return Ok(None);
+        }
         self.timers.start_read();
         let found = self.pump()?;
         Ok(if found { self.conn.take_event() } else { None })
@@ -176,6 +211,11 @@ impl<S: Read + Write> WebSocket<S> {
                 Ok(true) => {
                     // Pongs and close replies go out before the event is handed over.
                     self.flush()?;
+                    if self.conn.state() == State::Closed && self.conn.role() == Role::Server {
+                        // RFC 6455 section 7.1.1: the server closes the TCP connection first,
+                        // as soon as the close handshake is complete.
+                        self.end_stream();
+                    }
                     return Ok(true);
                 }
                 Ok(false) => {}
@@ -189,10 +229,11 @@ impl<S: Read + Write> WebSocket<S> {
             match self.conn.state() {
                 State::Failed => return Ok(false),
                 State::Closed => {
-                    if self.conn.role() == Role::Client {
+                    if !self.ended && self.conn.role() == Role::Client {
                         // RFC 6455 section 7.1.1: the server closes the TCP connection first.
                         self.wait_for_eof();
                     }
+                    self.end_stream();
                     return Ok(false);
                 }
                 State::Open | State::Closing => self.fill()?,
@@ -202,6 +243,9 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Reads once into the connection, running the timers.
     fn fill(&mut self) -> Result<(), Error> {
+        if self.conn.state() == State::Closing {
+            self.timers.closing();
+        }
         self.timers.arm(&self.stream, self.timeouts)?;
         match self.stream.read(self.conn.recv_buf()) {
             Ok(0) => self.conn.recv_eof(),
@@ -217,12 +261,31 @@ impl<S: Read + Write> WebSocket<S> {
                         self.flush()?;
                     }
                     Expired::Resume => {}
-                    Expired::Fail(e) => return Err(e),
+                    Expired::Fail(e) => {
+                        if matches!(e, Error::CloseTimeout(_)) {
+                            // The peer never answered: the connection is over.
+                            self.abandoned = true;
+                            self.end_stream();
+                        }
+                        return Err(e);
+                    }
                 }
             }
             Err(e) => return Err(e.into()),
         }
         Ok(())
+    }
+
+    /// Ends our sending direction through the [`ShutdownControl`], once. Best effort: the
+    /// connection is over, and a peer that already reset it makes the call fail harmlessly.
+    fn end_stream(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        if let Some(shutdown) = self.shutdown {
+            let _ = shutdown(&mut self.stream);
+        }
     }
 
     /// After the close handshake, a client waits (up to the close timeout) for the server to
@@ -332,8 +395,32 @@ impl<S: Read + Write> WebSocket<S> {
         self.flush()
     }
 
+    /// Sends one fragment of a message
+    /// ([RFC 6455 section 5.4](https://www.rfc-editor.org/rfc/rfc6455#section-5.4)) and writes
+    /// it out: the first call starts a message of `kind`, later calls continue it (their
+    /// `kind` is ignored), and `fin` ends it. Pings and pongs may be sent between fragments;
+    /// other messages are refused until the last fragment. Text fragments may split a code
+    /// point; together they must be valid UTF-8. See [`Connection::send_fragment`].
+    ///
+    /// # Errors
+    /// As for [`send_text`](Self::send_text),
+    /// [`SendError::MessageInProgress`](crate::SendError::MessageInProgress) for a whole
+    /// message sent in the middle of a fragmented one, and
+    /// [`SendError::InvalidUtf8`](crate::SendError::InvalidUtf8) when the text fragments are not valid UTF-8 (nothing of the failing fragment is sent).
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        self.conn.send_fragment(kind, data, fin)?;
+        self.flush()
+    }
+
     /// Sends any [`Message`]; a [`Message::Close`] starts the close handshake without waiting
-    /// for the answer.
+    /// for the answer: the next [`read`](Self::read)s deliver what the peer still sends, then
+    /// its close, and fail with [`Error::CloseTimeout`] if that does not come within the close
+    /// timeout.
     ///
     /// # Errors
     /// As for [`send_text`](Self::send_text).
@@ -358,13 +445,19 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// Closes the connection: sends a close frame (unless one was sent), then reads until the
-    /// peer's close arrives, discarding messages, for at most the close timeout. Returns
-    /// `Ok(())` once the close handshake completed (or the peer had already closed).
+    /// peer's close arrives, discarding messages, for at most the close timeout (counted from
+    /// the first wait for it, if a [`read`](Self::read) already waited). Returns `Ok(())` once
+    /// the close handshake completed (or the peer had already closed), with the stream shut
+    /// down as [`read`](Self::read) describes, and at once when an earlier call already
+    /// failed with [`Error::CloseTimeout`].
     ///
     /// # Errors
     /// [`Error::CloseTimeout`] when the peer does not answer in time (needs a
     /// [`TimeoutControl`]), [`Error::Send`] for a code that may not be sent, and I/O errors.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        if self.abandoned {
+            return Ok(());
+        }
         if self.conn.state() == State::Open {
             self.conn.close(code, reason)?;
         }
@@ -375,6 +468,11 @@ impl<S: Read + Write> WebSocket<S> {
         }
         Ok(())
     }
+}
+
+/// The [`ShutdownControl`] of a `TcpStream`: `shutdown(Shutdown::Write)`.
+pub(crate) fn shutdown_tcp(stream: &mut TcpStream) -> io::Result<()> {
+    stream.shutdown(Shutdown::Write)
 }
 
 /// Writes the connection's pending output to `stream` until it is empty.

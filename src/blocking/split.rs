@@ -6,15 +6,15 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::timers::{Expired, Keepalive, Timers};
 use super::tls::Layer;
 use super::{Error, MaybeTlsStream, Message, WebSocket, is_timeout};
-use crate::conn::{Connection, Role, State};
+use crate::conn::{Connection, MessageKind, Role, State};
 use crate::frame::CloseCode;
 
 /// Bytes read from the socket per system call by a [`Reader`].
@@ -25,6 +25,9 @@ struct Shared {
     io: Mutex<WriteSide>,
     /// The reader queued output while a writer held `io`.
     flush_wanted: AtomicBool,
+    /// The close handshake is complete: end the socket's write side after the last bytes
+    /// (with the flush that `flush_wanted` asks for).
+    shutdown_wanted: AtomicBool,
     /// Plain, or the TLS session between the connection and the socket. Last, so that a TLS
     /// session's `close_notify` on drop follows everything written.
     layer: Layer,
@@ -84,12 +87,27 @@ impl Shared {
             };
             self.flush_wanted.store(false, Ordering::SeqCst);
             io.take_from(&mut lock(&self.conn), &self.layer)?;
+            let shutdown = self.shutdown_wanted.swap(false, Ordering::SeqCst);
+            if shutdown {
+                self.layer.close_notify(&mut io.buf)?;
+            }
             io.write_pending()?;
+            if shutdown {
+                io.stream.shutdown(Shutdown::Write)?;
+            }
             drop(io);
             if !self.flush_wanted.load(Ordering::SeqCst) {
                 return Ok(());
             }
         }
+    }
+
+    /// Ends the socket's write side (after a TLS `close_notify`) once everything queued is
+    /// written: now, or by the writer that holds the write side. Best effort: the connection
+    /// is over.
+    fn shutdown_when_written(&self) {
+        self.shutdown_wanted.store(true, Ordering::SeqCst);
+        let _ = self.flush_control();
     }
 
     /// Queues a frame with `queue` and writes it out.
@@ -202,6 +220,7 @@ fn split_over(
             pos: 0,
         }),
         flush_wanted: AtomicBool::new(false),
+        shutdown_wanted: AtomicBool::new(false),
         layer,
     });
     let reader = Reader {
@@ -209,6 +228,8 @@ fn split_over(
         shared: Arc::clone(&shared),
         buf: alloc::vec![0; READ_SIZE],
         timers,
+        ended: false,
+        abandoned: false,
     };
     Ok((reader, Writer { shared }))
 }
@@ -238,11 +259,26 @@ fn split_over(
 /// keepalive, read timeouts and the close handshake behave as over plain TCP. Records the
 /// session sends on its own (alerts, key update answers) go out through the same hand-over
 /// as pongs. Lock order: write side, connection, session.
+///
+/// ## Closing
+///
+/// Once the close handshake completes, a server's reader ends the socket's write side (after
+/// a TLS `close_notify`) as soon as the close reply is written; a client's reader first waits
+/// for the server to end the stream, for at most the close timeout
+/// ([RFC 6455 section 7.1.1](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1)). After
+/// [`Writer::close`], the reader waits at most the close timeout for the peer's close, from
+/// the first read that waits for it; then [`read`](Reader::read) fails with
+/// [`Error::CloseTimeout`] and the socket is shut down both ways, which also frees a writer
+/// blocked on the dead peer.
 pub struct Reader {
     stream: TcpStream,
     shared: Arc<Shared>,
     buf: Vec<u8>,
     timers: Timers,
+    /// The write side was ended after the close handshake, or the socket shut down.
+    ended: bool,
+    /// The close timeout passed: the connection is over although it never reached `Closed`.
+    abandoned: bool,
 }
 
 impl core::fmt::Debug for Reader {
@@ -260,6 +296,9 @@ impl Reader {
     /// # Errors
     /// As for [`WebSocket::read`].
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
+        if self.abandoned {
+            return Ok(None);
+        }
         self.timers.start_read();
         loop {
             let mut conn = lock(&self.shared.conn);
@@ -279,14 +318,22 @@ impl Reader {
             if has_output {
                 self.shared.flush_control()?;
             }
+            if state == State::Closed && role == Role::Server && !self.ended {
+                // RFC 6455 section 7.1.1: the server closes the TCP connection first, as soon
+                // as the close handshake is complete.
+                self.ended = true;
+                self.shared.shutdown_when_written();
+            }
             if message.is_some() {
                 return Ok(message);
             }
             match state {
                 State::Failed => return Ok(None),
                 State::Closed => {
-                    if role == Role::Client {
+                    if !self.ended {
+                        self.ended = true;
                         self.wait_for_eof();
+                        self.shared.shutdown_when_written();
                     }
                     return Ok(None);
                 }
@@ -296,6 +343,9 @@ impl Reader {
     }
 
     fn fill(&mut self, state: State) -> Result<(), Error> {
+        if state == State::Closing {
+            self.timers.closing();
+        }
         self.timers
             .arm(&self.stream, Some(TcpStream::set_read_timeout))?;
         match self.stream.read(&mut self.buf) {
@@ -325,13 +375,24 @@ impl Reader {
                     self.shared.flush_control()?;
                 }
                 Expired::Resume => {}
-                Expired::Fail(e) => return Err(e),
+                Expired::Fail(e) => {
+                    if matches!(e, Error::CloseTimeout(_)) {
+                        // The peer never answered: the connection is over. Both ways, without
+                        // waiting for the write lock, so a writer stuck on the peer fails too.
+                        self.abandoned = true;
+                        self.ended = true;
+                        let _ = self.stream.shutdown(Shutdown::Both);
+                    }
+                    return Err(e);
+                }
             },
             Err(e) => return Err(e.into()),
         }
         Ok(())
     }
 
+    /// After the close handshake, a client waits (up to the close timeout) for the server to
+    /// end the stream.
     fn wait_for_eof(&mut self) {
         if self
             .stream
@@ -341,10 +402,13 @@ impl Reader {
             return;
         }
         self.timers.disarm();
-        loop {
+        let started = Instant::now();
+        while started.elapsed() < self.timers.close_timeout {
             match self.stream.read(&mut self.buf) {
-                Ok(0) | Err(_) => return,
+                Ok(0) => return,
                 Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
             }
         }
     }
@@ -353,6 +417,13 @@ impl Reader {
     /// arrives within `timeout`.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.timers.read_timeout = timeout;
+    }
+
+    /// How long the reader waits for the peer's close frame after ours was sent (default: the
+    /// [`WebSocket`]'s, 5 s unless set), and how long a client's reader waits for the server to
+    /// end the stream after the close handshake. See [`Reader`]'s closing section.
+    pub fn set_close_timeout(&mut self, timeout: Duration) {
+        self.timers.close_timeout = timeout;
     }
 
     /// Turns keepalive pings and dead-peer detection on or off.
@@ -416,6 +487,18 @@ impl Writer {
         self.shared.send(|conn| conn.send_pong(data))
     }
 
+    /// Sends one fragment of a message and writes it out, as [`WebSocket::send_fragment`]
+    /// does. The fragments of one message go out in order between other writers' frames;
+    /// while a fragmented message is in progress, the other writers' data messages are refused
+    /// with [`SendError::MessageInProgress`](crate::SendError::MessageInProgress) (pings and
+    /// pongs still go out), so send a fragmented message from one thread at a time.
+    ///
+    /// # Errors
+    /// As for [`WebSocket::send_fragment`].
+    pub fn send_fragment(&self, kind: MessageKind, data: &[u8], fin: bool) -> Result<(), Error> {
+        self.shared.send(|conn| conn.send_fragment(kind, data, fin))
+    }
+
     /// Sends any [`Message`].
     ///
     /// # Errors
@@ -430,7 +513,9 @@ impl Writer {
         })
     }
 
-    /// Starts the close handshake. The [`Reader`] sees the peer's answer and then `Ok(None)`.
+    /// Starts the close handshake. The [`Reader`] sees the peer's answer and then `Ok(None)`,
+    /// or fails with [`Error::CloseTimeout`] when the answer does not come within the close
+    /// timeout (see [`Reader::set_close_timeout`]).
     ///
     /// # Errors
     /// As for [`WebSocket::close`], without the wait.

@@ -13,6 +13,18 @@ use super::Error;
 /// connections made from a `TcpStream` have it already.
 pub type TimeoutControl<S> = fn(&S, Option<Duration>) -> io::Result<()>;
 
+/// Ends a stream's sending direction once the connection is over, as
+/// `TcpStream::shutdown(Shutdown::Write)` does (over TLS: a `close_notify` first), so the peer
+/// reads the end of the stream while this side still holds it
+/// ([RFC 6455 section 7.1.1](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1)).
+///
+/// A server calls it as soon as the close handshake completes; a client after the server
+/// ended the stream (or the close timeout passed); either side after
+/// [`Error::CloseTimeout`]. Connections from `from_tcp`, `accept`, `connect` and the TLS
+/// constructors have one already; see
+/// [`WebSocket::with_shutdown_control`](super::WebSocket::with_shutdown_control).
+pub type ShutdownControl<S> = fn(&mut S) -> io::Result<()>;
+
 /// How long a close waits for the peer's close frame, and a client for the server to end the
 /// stream after the close handshake, by default.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,14 +55,6 @@ impl Keepalive {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Deadline {
-    /// The caller's read timeout: fail with `TimedOut`, resumable.
-    Read(Instant),
-    /// Waiting for the peer's close: fail with `CloseTimeout`.
-    Close(Instant),
-}
-
 /// What a timed-out read means.
 pub(crate) enum Expired {
     /// Send a keepalive ping, then keep reading.
@@ -68,7 +72,11 @@ pub(crate) struct Timers {
     pub(crate) keepalive: Keepalive,
     last_heard: Instant,
     last_ping: Option<Instant>,
-    deadline: Option<Deadline>,
+    /// The caller's read timeout for the current call: fail with `TimedOut`, resumable.
+    read_deadline: Option<Instant>,
+    /// Waiting for the peer's close frame: fail with `CloseTimeout`. Set once, when a read or
+    /// a close first waits for the peer's close, and never moved by later calls.
+    close_deadline: Option<Instant>,
     /// The OS read timeout last set, to skip the system call when it does not change.
     os_timeout: Option<Option<Duration>>,
 }
@@ -81,21 +89,30 @@ impl Timers {
             keepalive: Keepalive::default(),
             last_heard: Instant::now(),
             last_ping: None,
-            deadline: None,
+            read_deadline: None,
+            close_deadline: None,
             os_timeout: None,
         }
     }
 
     /// A read call starts: its deadline is the read timeout.
     pub(crate) fn start_read(&mut self) {
-        self.deadline = self
-            .read_timeout
-            .map(|t| Deadline::Read(Instant::now() + t));
+        self.read_deadline = self.read_timeout.map(|t| Instant::now() + t);
     }
 
-    /// A close starts: wait at most the close timeout for the peer's answer.
+    /// A close call starts: it ignores the read timeout and waits for the peer's answer until
+    /// the close deadline.
     pub(crate) fn start_close(&mut self) {
-        self.deadline = Some(Deadline::Close(Instant::now() + self.close_timeout));
+        self.read_deadline = None;
+        self.closing();
+    }
+
+    /// We sent a close frame and are about to wait for the peer's: the close deadline starts
+    /// now unless it already did.
+    pub(crate) fn closing(&mut self) {
+        if self.close_deadline.is_none() {
+            self.close_deadline = Some(Instant::now() + self.close_timeout);
+        }
     }
 
     /// Bytes arrived from the peer.
@@ -120,10 +137,15 @@ impl Timers {
             return Ok(());
         };
         let idle = self.keepalive.idle_timeout.map(|t| self.last_heard + t);
-        let call = self
-            .deadline
-            .map(|(Deadline::Read(at) | Deadline::Close(at))| at);
-        let wake = [self.ping_due(), idle, call].into_iter().flatten().min();
+        let wake = [
+            self.ping_due(),
+            idle,
+            self.read_deadline,
+            self.close_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let timeout = wake.map(|at| {
             at.saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(1))
@@ -148,15 +170,12 @@ impl Timers {
                 return Expired::Fail(Error::PeerUnresponsive(idle));
             }
         }
-        match self.deadline {
-            Some(Deadline::Close(at)) if now >= at => {
-                return Expired::Fail(Error::CloseTimeout(self.close_timeout));
-            }
-            Some(Deadline::Read(at)) if now >= at => {
-                // One kind on every platform (Unix reports a socket timeout as WouldBlock).
-                return Expired::Fail(Error::Io(io::Error::new(io::ErrorKind::TimedOut, e)));
-            }
-            _ => {}
+        if self.close_deadline.is_some_and(|at| now >= at) {
+            return Expired::Fail(Error::CloseTimeout(self.close_timeout));
+        }
+        if self.read_deadline.is_some_and(|at| now >= at) {
+            // One kind on every platform (Unix reports a socket timeout as WouldBlock).
+            return Expired::Fail(Error::Io(io::Error::new(io::ErrorKind::TimedOut, e)));
         }
         if open && self.ping_due().is_some_and(|at| now >= at) {
             self.last_ping = Some(now);

@@ -63,6 +63,20 @@ impl MaybeTlsStream {
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.tcp().set_read_timeout(timeout)
     }
+
+    /// Ends the sending direction: a TLS `close_notify` (over TLS), then
+    /// `shutdown(Shutdown::Write)` of the TCP socket. The
+    /// [`ShutdownControl`](super::ShutdownControl) of this stream; reading still works.
+    ///
+    /// # Errors
+    /// When the socket fails to write or shut down.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(tcp) => tcp.shutdown(std::net::Shutdown::Write),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(tls) => tls.shutdown_write(),
+        }
+    }
 }
 
 impl From<TcpStream> for MaybeTlsStream {
@@ -147,6 +161,17 @@ impl Layer {
             let n = pending.len();
             conn.consume_output(n);
         }
+        Ok(())
+    }
+
+    /// Appends a TLS `close_notify` to `out` (nothing over plain TCP): the last bytes before
+    /// the socket's write side is shut down.
+    pub(crate) fn close_notify(&self, out: &mut Vec<u8>) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return lock(tls).close_notify(out);
+        }
+        let _ = out;
         Ok(())
     }
 
@@ -265,6 +290,30 @@ mod with_tls {
         /// As for `TcpStream::set_read_timeout`.
         pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
             self.tcp.set_read_timeout(timeout)
+        }
+
+        /// Ends the sending direction: sends a TLS `close_notify` (after the handshake), then
+        /// shuts down the TCP socket's write side. The
+        /// [`ShutdownControl`](crate::blocking::ShutdownControl) of this stream; reading
+        /// still works, and the peer reads the end of the stream.
+        ///
+        /// # Errors
+        /// When the socket fails to write or shut down.
+        pub fn shutdown_write(&mut self) -> io::Result<()> {
+            if !self.tls.is_handshaking() {
+                self.tls.send_close_notify();
+            }
+            self.write_pending()?;
+            self.tcp.shutdown(std::net::Shutdown::Write)
+        }
+
+        /// [`Layer::close_notify`] over TLS.
+        pub(super) fn close_notify(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+            self.tls.send_close_notify();
+            while self.tls.wants_write() {
+                self.tls.write_tls(out)?;
+            }
+            Ok(())
         }
 
         /// Writes every record the session has queued.

@@ -403,4 +403,10 @@ impl Response {
     pub fn into_leftover(self) -> Vec<u8> {
         self.leftover
     }
+
+    /// Takes the bytes received after the header block, keeping the rest of the response.
+    #[cfg(feature = "std")]
+    pub(crate) fn take_leftover(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.leftover)
+    }
 }

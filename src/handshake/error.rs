@@ -81,6 +81,11 @@ pub enum HandshakeError {
     InvalidExtensionHeader,
 
     // ---- The client's request, found by the server.
+    /// The stream's first byte cannot begin an HTTP request: it is neither a token character
+    /// (a method's first) nor the CR or LF of an empty line. The client is not speaking HTTP;
+    /// this is reported at that byte, without waiting for more. `0x16` begins a TLS
+    /// handshake: a `wss://` or `https://` client on a plain port.
+    NotHttp(u8),
     /// The method is not `GET`.
     MethodNotGet,
     /// The request has no `Host` header.
@@ -141,6 +146,7 @@ impl HandshakeError {
             HeaderLineTooLong { .. } | HeadersTooLarge { .. } | TooManyHeaders { .. } => 431,
             HttpVersion | Malformed(httparse::Error::Version) => 505,
             Malformed(_)
+            | NotHttp(_)
             | NoUpgradeWebsocket
             | NoConnectionUpgrade
             | InvalidProtocolHeader
@@ -232,6 +238,18 @@ impl fmt::Display for HandshakeError {
             NoConnectionUpgrade => "no Connection header with the token Upgrade",
             InvalidProtocolHeader => "Sec-WebSocket-Protocol is not a list of tokens",
             InvalidExtensionHeader => "Sec-WebSocket-Extensions breaks RFC 6455 section 9.1",
+            NotHttp(0x16) => {
+                "the request begins with byte 0x16, a TLS handshake record: the client is \
+                 probably speaking TLS (wss:// or https://) to this plain ws:// port; connect \
+                 with ws://, or accept TLS here"
+            }
+            NotHttp(byte) => {
+                return write!(
+                    f,
+                    "the request begins with byte {byte:#04x}, which cannot begin an HTTP \
+                     method: the client is not speaking HTTP"
+                );
+            }
             MethodNotGet => "a WebSocket handshake must use the GET method",
             MissingHost => "the request has no Host header",
             DuplicateHost => "the request has more than one Host header",

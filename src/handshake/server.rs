@@ -5,7 +5,7 @@ use alloc::{string::String, vec::Vec};
 
 use super::{
     BASE64, Extension, Fields, HandshakeError, Head, Limits, accept_key, extension_names,
-    extensions, has_token, owned, parsed, protocols, push_headers, single, values,
+    extensions, has_token, is_tchar, owned, parsed, protocols, push_headers, single, values,
 };
 use base64::Engine as _;
 
@@ -35,6 +35,8 @@ use base64::Engine as _;
 pub struct ServerHandshake {
     limits: Limits,
     head: Head,
+    /// The stream's first byte was seen (and can begin a request).
+    started: bool,
     done: bool,
 }
 
@@ -45,6 +47,7 @@ impl ServerHandshake {
         ServerHandshake {
             limits,
             head: Head::default(),
+            started: false,
             done: false,
         }
     }
@@ -60,7 +63,9 @@ impl ServerHandshake {
     /// Every error carries the [`status`](HandshakeError::status) and
     /// [`response`](HandshakeError::response) to answer with:
     /// - 414 and 431 as soon as a [`Limits`] bound is crossed, before buffering beyond it;
-    /// - 400 for malformed HTTP, a missing or repeated `Host`, no `Upgrade: websocket` or
+    /// - 400 at once when the first byte cannot begin an HTTP request
+    ///   ([`NotHttp`](HandshakeError::NotHttp): a TLS handshake sent to a plain port, say),
+    ///   and for malformed HTTP, a missing or repeated `Host`, no `Upgrade: websocket` or
     ///   `Connection: Upgrade` token, a missing, repeated or invalid `Sec-WebSocket-Key`, or bad
     ///   `Sec-WebSocket-Protocol` / `Sec-WebSocket-Extensions` syntax;
     /// - 405 for a method other than GET, 505 for HTTP/1.0;
@@ -70,6 +75,14 @@ impl ServerHandshake {
     pub fn recv(&mut self, data: &[u8]) -> Result<Option<Request>, HandshakeError> {
         if self.done {
             return Err(HandshakeError::Finished);
+        }
+        if let (false, Some(&first)) = (self.started, data.first()) {
+            // The stream's first byte, checked before anything else whatever the chunking.
+            self.started = true;
+            if !is_tchar(first) && first != b'\r' && first != b'\n' {
+                self.done = true;
+                return Err(HandshakeError::NotHttp(first));
+            }
         }
         let end = self.head.feed(data, &self.limits);
         if let Ok(None) = end {

@@ -407,6 +407,37 @@ fn server_recv_after_an_error_is_finished() {
     );
 }
 
+/// A TLS ClientHello (record type 0x16) sent to a plain port fails at its first byte with a
+/// 400 whose text suggests TLS, however it is chunked, and any other first byte that cannot
+/// begin a request fails the same way; leading empty lines are still allowed (RFC 9112
+/// section 2.2).
+#[test]
+fn server_rejects_a_first_byte_that_cannot_begin_a_request_at_once() {
+    let client_hello = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc];
+    for chunk in [1, 3, client_hello.len()] {
+        let mut server = ServerHandshake::new(Limits::default());
+        let first = server.recv(&client_hello[..chunk]).unwrap_err();
+        assert_eq!(
+            (&first, first.status()),
+            (&HandshakeError::NotHttp(0x16), Some(400))
+        );
+        assert!(first.to_string().contains("TLS"), "{first}");
+        let answer = first.response().unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 400 Bad Request\r\n"));
+        assert_eq!(server.recv(b"GET").unwrap_err(), HandshakeError::Finished);
+    }
+    let mut server = ServerHandshake::new(Limits::default());
+    assert!(server.recv(b"").unwrap().is_none());
+    assert_eq!(
+        server.recv(b"\x00GET").unwrap_err(),
+        HandshakeError::NotHttp(0)
+    );
+    assert!(!HandshakeError::NotHttp(0).to_string().contains("TLS"));
+    let mut server = ServerHandshake::new(Limits::default());
+    assert!(server.recv(b"\r\n").unwrap().is_none());
+    assert!(server.recv(&valid_request()).unwrap().is_some());
+}
+
 // ---- Limits, checked at the crossing byte, with linear work.
 
 #[test]
