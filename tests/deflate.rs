@@ -256,6 +256,72 @@ fn context_takeover_shrinks_repeats_and_no_context_takeover_does_not() {
     );
 }
 
+#[test]
+fn empty_messages_and_empty_last_fragments_round_trip() {
+    for nct in [false, true] {
+        let mut n = negotiated(15, nct);
+        n.threshold = 0; // compress everything, the empty messages included
+        let (mut client, mut server) = pair(Config::default(), n, n);
+        client.send_text("abc").unwrap();
+        client.send_binary(b"").unwrap();
+        client.send_text("").unwrap();
+        client
+            .send_fragment(MessageKind::Binary, b"xyz", false)
+            .unwrap();
+        client
+            .send_fragment(MessageKind::Binary, b"", true)
+            .unwrap();
+        client.send_text("abc").unwrap();
+        let frames = transfer(&mut client, &mut server);
+        // An empty message is one 0x00 byte (RFC 7692 section 7.2.3.6), compressed or not
+        // before it: the restored trailer then ends an empty stored block.
+        assert_eq!(frames[1], (OpCode::Binary, true, RSV1, 1), "{frames:?}");
+        assert_eq!(frames[2], (OpCode::Text, true, RSV1, 1), "{frames:?}");
+        assert_eq!(frames[4], (OpCode::Continuation, true, 0, 1), "{frames:?}");
+        assert_eq!(
+            events(&mut server),
+            vec![
+                Got::Text("abc".into()),
+                Got::Binary(Vec::new()),
+                Got::Text(String::new()),
+                Got::Binary(b"xyz".to_vec()),
+                Got::Text("abc".into()),
+            ],
+            "no_context_takeover: {nct}"
+        );
+    }
+}
+
+#[test]
+fn a_peer_that_sends_nothing_for_an_empty_message_is_understood() {
+    // Some senders send an empty payload, or keep the whole sync flush, when their compressor
+    // has nothing to flush. Restoring the trailer there would start a stored block that eats
+    // the next message; it is not restored.
+    let mut c = Compress::new(Compression::default(), false);
+    let mut first = Vec::with_capacity(64);
+    c.compress_vec(b"abc", &mut first, FlushCompress::Sync)
+        .unwrap();
+    let mut second = Vec::with_capacity(64);
+    c.compress_vec(b"abc", &mut second, FlushCompress::Sync)
+        .unwrap();
+    assert!(first.ends_with(&[0, 0, 0xff, 0xff]) && second.ends_with(&[0, 0, 0xff, 0xff]));
+    let mut s = server_with_deflate();
+    s.recv(&masked_frame(true, 0b100, 0x1, &first[..first.len() - 4]));
+    s.recv(&masked_frame(true, 0b100, 0x2, &[]));
+    s.recv(&masked_frame(false, 0b100, 0x1, &second));
+    s.recv(&masked_frame(true, 0, 0x0, &[]));
+    s.recv(&masked_frame(true, 0b100, 0x1, &[0x00]));
+    assert_eq!(
+        events(&mut s),
+        vec![
+            Got::Text("abc".into()),
+            Got::Binary(Vec::new()),
+            Got::Text("abc".into()),
+            Got::Text(String::new()),
+        ]
+    );
+}
+
 // ------------------------------------------------------------------ RSV1 rules
 
 fn masked_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {

@@ -20,6 +20,30 @@ pub(crate) struct Codec {
     compress: Compress,
     decompress: Decompress,
     negotiated: Negotiated,
+    /// The end of the compressed data of the message being received.
+    tail: Tail,
+}
+
+/// The last (up to) four bytes of a message's compressed data, across its frames.
+#[derive(Default)]
+struct Tail {
+    bytes: [u8; 4],
+    len: usize,
+}
+
+impl Tail {
+    fn push(&mut self, input: &[u8]) {
+        for &b in input.iter().rev().take(4).rev() {
+            self.bytes.copy_within(1.., 0);
+            self.bytes[3] = b;
+            self.len = (self.len + 1).min(4);
+        }
+    }
+
+    /// No data, or data that ends with a sync flush's trailer.
+    fn at_boundary(&self) -> bool {
+        self.len == 0 || (self.len == 4 && self.bytes == TRAILER)
+    }
 }
 
 impl Codec {
@@ -31,6 +55,7 @@ impl Codec {
             // Any window up to 15 bits decodes a stream made with a smaller one.
             decompress: Decompress::new_with_window_bits(false, 15),
             negotiated,
+            tail: Tail::default(),
         }
     }
 
@@ -42,6 +67,7 @@ impl Codec {
     /// Appends the compressed form of `data` to `out`. With `fin`, the message ends: the
     /// trailer is removed and, without context takeover, the compressor reset.
     pub(crate) fn compress(&mut self, mut data: &[u8], fin: bool, out: &mut Vec<u8>) {
+        let start = out.len();
         loop {
             out.reserve(data.len() / 2 + 64);
             let before = self.compress.total_in();
@@ -55,8 +81,14 @@ impl Codec {
             }
         }
         if fin {
-            if out.ends_with(&TRAILER) {
+            if out[start..].ends_with(&TRAILER) {
                 out.truncate(out.len() - TRAILER.len());
+            } else if out.len() == start {
+                // Nothing new since the last sync flush (an empty message, or an empty last
+                // fragment), so zlib wrote nothing. The receiver restores the trailer, which
+                // is the end of an empty stored block: send the block's header byte (RFC 7692
+                // section 7.2.3.6) so the trailer completes it instead of starting a block.
+                out.push(0x00);
             }
             if self.negotiated.no_context_takeover {
                 self.compress.reset();
@@ -71,6 +103,11 @@ impl Codec {
     /// [`ProtocolError::MessageTooLarge`] as soon as `out` would pass `limit` (so a small
     /// input inflating to gigabytes costs at most `limit` plus one step of memory), and
     /// [`ProtocolError::Decompression`] for data that is not valid deflate.
+    ///
+    /// A message whose compressed data is empty, or already ends with the trailer, ends at a
+    /// block boundary: the trailer is not restored there. Restored, it would be read as the
+    /// start of a stored block that swallows the next message; such data comes from senders
+    /// whose compressor had nothing to flush at the end of a message.
     pub(crate) fn decompress(
         &mut self,
         input: &[u8],
@@ -79,8 +116,12 @@ impl Codec {
         limit: usize,
     ) -> Result<(), ProtocolError> {
         self.inflate(input, out, limit)?;
+        self.tail.push(input);
         if fin {
-            self.inflate(&TRAILER, out, limit)?;
+            if !self.tail.at_boundary() {
+                self.inflate(&TRAILER, out, limit)?;
+            }
+            self.tail = Tail::default();
         }
         Ok(())
     }
