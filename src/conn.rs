@@ -500,12 +500,13 @@ impl Connection {
     /// While a frame of 32 KiB or more is being received, the space ends where that frame
     /// ends (when the buffer has room for all of it), so that a read of a large frame does not
     /// run into the next one: the next read then starts at the front of the buffer instead
-    /// of after a copy of the bytes it ran into.
+    /// of after a copy of the bytes it ran into. The space is never empty.
     pub fn recv_buf(&mut self) -> &mut [u8] {
         self.reserve_input(READ_CHUNK);
         let room = self.rbuf.len() - self.rend;
         let window = match self.large_frame() {
-            Some((_, rest)) => rest.min(room).min(READ_MAX),
+            // Not when all of it is here (read twice without taking events): never empty.
+            Some((_, rest)) if rest > 0 => rest.min(room).min(READ_MAX),
             _ => READ_MAX.min(room),
         };
         self.rwindow = self.rend + window;
@@ -1295,6 +1296,34 @@ mod tests {
         server.recv_buf();
         assert_eq!(server.rstart, server.rend);
         assert_eq!(server.rbuf[server.rend..].as_ptr().addr() % READ_ALIGN, 0);
+    }
+
+    #[test]
+    fn read_window_is_never_empty_when_reading_without_taking_events() {
+        let len = 40 * 1024;
+        let wire = client_frames(len, 2);
+        let frame_len = wire.len() / 2;
+        let mut server = Connection::new(Role::Server, Config::default());
+        server.recv(&wire[..100]);
+        assert_eq!(server.next_event(), Ok(None));
+        // Read the rest of the first frame, then read again before taking the event.
+        let mut pos = 100;
+        loop {
+            let buf = server.recv_buf();
+            assert!(!buf.is_empty(), "an empty read window at {pos}");
+            let n = buf.len().min(wire.len() - pos);
+            buf[..n].copy_from_slice(&wire[pos..pos + n]);
+            server.recv_filled(n);
+            pos += n;
+            if pos == wire.len() {
+                break;
+            }
+        }
+        assert!(pos > frame_len);
+        for _ in 0..2 {
+            assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d.len() == len));
+        }
+        assert_eq!(server.next_event(), Ok(None));
     }
 
     #[test]
