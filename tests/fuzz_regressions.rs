@@ -1,4 +1,4 @@
-#![cfg(feature = "fuzzing")]
+#![cfg(all(feature = "fuzzing", feature = "deflate"))]
 //! Replays every committed fuzz input on stable, through the same harness the fuzz targets
 //! run: the seed corpora in `fuzz/corpus/<target>/` and the inputs of past findings in
 //! `fuzz/regressions/<target>/` (crash files copied out of the git-ignored
@@ -77,6 +77,7 @@ macro_rules! replay_tests {
 replay_tests!(
     frame_header,
     connection,
+    deflate,
     workload,
     handshake_request,
     handshake_response,

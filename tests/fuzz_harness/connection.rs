@@ -89,7 +89,16 @@ pub fn config(flags: u8) -> Config {
 /// Delivers `pieces` to a fresh connection, draining events after each, through `recv` or
 /// (with `via_buf`) through `recv_buf` + `recv_filled`.
 pub fn deliver(role: Role, config: &Config, pieces: &[&[u8]], via_buf: bool, eof: bool) -> Outcome {
-    let mut conn = Connection::with_seed(role, config.clone(), [7; 32]);
+    deliver_on(
+        Connection::with_seed(role, config.clone(), [7; 32]),
+        pieces,
+        via_buf,
+        eof,
+    )
+}
+
+/// As [`deliver`], to a connection set up by the caller.
+pub fn deliver_on(mut conn: Connection, pieces: &[&[u8]], via_buf: bool, eof: bool) -> Outcome {
     let mut seen = Vec::new();
     for piece in pieces {
         if via_buf {

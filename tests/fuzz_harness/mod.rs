@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod connection;
+pub mod deflate;
 pub mod frame_header;
 pub mod handshake;
 pub mod mask;
@@ -20,9 +21,10 @@ pub type Harness = fn(&[u8]);
 
 /// The fuzz targets, by name: the directory names under `fuzz/corpus/` and
 /// `fuzz/regressions/`, and the binaries under `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Harness); 7] = [
+pub const TARGETS: [(&str, Harness); 8] = [
     ("frame_header", frame_header::run),
     ("connection", connection::run),
+    ("deflate", deflate::run),
     ("workload", workload::run),
     ("handshake_request", handshake::run_request),
     ("handshake_response", handshake::run_response),

@@ -2,6 +2,7 @@
 //! encodings each harness reads. `cargo test --all-features --test fuzz_regressions --
 //! --ignored write_seed_corpus` rewrites `fuzz/corpus/`.
 
+use rfc6455::deflate::Negotiated;
 use rfc6455::handshake::{Accept, ClientHandshake, ClientOptions, Limits, ServerHandshake, Url};
 use rfc6455::{CloseCode, Config, Connection, MessageKind, Role};
 
@@ -12,6 +13,7 @@ pub fn all() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let mut out = Vec::new();
     frame_header(&mut out);
     connection(&mut out);
+    deflate(&mut out);
     workload(&mut out);
     handshake(&mut out);
     mask(&mut out);
@@ -98,6 +100,90 @@ fn connection(out: &mut Seeds) {
             1, 1, 2, 0x01, 0x03, b'H', b'e', b'l', 0x80, 0x02, b'l', b'o',
         ],
     ));
+}
+
+/// Level 3, window 15, threshold 0 (everything compressed), in the harness's parameter bytes.
+const DEFLATE_PARAMS: [u8; 3] = [3 << 3 | 6, 0, 0];
+
+fn deflate_sender(role: Role, fragment_size: usize) -> Connection {
+    let mut config = Config::default();
+    config.fragment_size = fragment_size.try_into().unwrap();
+    let mut c = Connection::with_seed(role, config, [1; 32]);
+    c.enable_deflate(Negotiated {
+        level: 3,
+        threshold: 0,
+        window_bits: 15,
+        no_context_takeover: false,
+    });
+    c
+}
+
+fn deflate(out: &mut Seeds) {
+    let t = "deflate";
+    // Stream mode, server receiving: compressed text twice (the second refers to the first),
+    // a compressed fragmented binary with a ping between, close.
+    let mut c = deflate_sender(Role::Client, 7);
+    c.send_text("Hello, Hello, Hello").unwrap();
+    c.send_text("Hello, Hello, Hello").unwrap();
+    c.send_fragment(MessageKind::Binary, &[1, 2, 3, 1, 2, 3], false)
+        .unwrap();
+    c.send_ping(b"p").unwrap();
+    c.send_fragment(MessageKind::Binary, &[1, 2, 3], true)
+        .unwrap();
+    c.close(CloseCode::NORMAL, "").unwrap();
+    let header = cat(&[&[0], &DEFLATE_PARAMS, &[0]]);
+    out.push((t, "server_stream", cat(&[&header, c.pending_output()])));
+    // Stream mode, client receiving, small limits: 100 KB of zeros inflating past 500 bytes.
+    let mut s = deflate_sender(Role::Server, 1 << 20);
+    s.send_binary(&[0; 100_000]).unwrap();
+    let header = cat(&[&[1 | 4], &DEFLATE_PARAMS, &[0]]);
+    out.push((t, "client_bomb", cat(&[&header, s.pending_output()])));
+    // Round trip, server receiving, fragments of 5 bytes, split in pieces of 3 and 50: a whole
+    // text, a binary in three fragments, a ping, 4096 bytes of "abcd" as text.
+    let ops: &[u8] = &[
+        4,
+        5,
+        b'h',
+        b'e',
+        b'l',
+        b'l',
+        b'o', //
+        1,
+        2,
+        2,
+        3,
+        9,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        12,
+        13,
+        14, //
+        2,
+        4,
+        b'p',
+        b'i',
+        b'n',
+        b'g', //
+        3 | 4,
+        0x10,
+        0x00,
+        3,
+        b'a',
+        b'b',
+        b'c',
+        b'd',
+    ];
+    let header = cat(&[&[2 | 8], &DEFLATE_PARAMS[..2], &[5], &[2, 3, 50]]);
+    out.push((t, "round_trip", cat(&[&header, ops])));
 }
 
 fn workload(out: &mut Seeds) {
