@@ -11,7 +11,7 @@
 use rfc6455::frame::OpCode;
 use rfc6455::{Config, Connection, Event, ProtocolError, Role, State};
 
-use super::{Input, chunks};
+use super::{Input, chunks, other, role};
 
 /// What a connection made of a byte stream, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,11 +146,7 @@ pub fn deliver_on(mut conn: Connection, pieces: &[&[u8]], via_buf: bool, eof: bo
 pub fn run(data: &[u8]) {
     let mut input = Input::new(data);
     let flags = input.byte();
-    let role = if flags & 1 == 0 {
-        Role::Server
-    } else {
-        Role::Client
-    };
+    let role = role(flags);
     let config = config(flags);
     let eof = flags & 16 != 0;
     let via_buf = flags & 32 != 0;
@@ -178,11 +174,7 @@ pub fn run(data: &[u8]) {
 
 /// The output must decode in a fresh peer into the pongs and the close it should hold.
 pub fn check_output(role: Role, config: &Config, outcome: &Outcome) {
-    let peer_role = match role {
-        Role::Client => Role::Server,
-        Role::Server => Role::Client,
-    };
-    let mut peer = Connection::with_seed(peer_role, Config::default(), [9; 32]);
+    let mut peer = Connection::with_seed(other(role), Config::default(), [9; 32]);
     peer.recv(&outcome.output);
     let mut sent = Vec::new();
     drain(&mut peer, &mut sent);

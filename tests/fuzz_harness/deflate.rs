@@ -16,7 +16,7 @@ use rfc6455::deflate::Negotiated;
 use rfc6455::{Config, Connection, MessageKind, Role};
 
 use super::connection::{Outcome, Seen, check_output, deliver_on};
-use super::{Input, chunks};
+use super::{Input, chunks, other, role};
 
 /// At most this many operations per round-trip input.
 const MAX_OPS: usize = 64;
@@ -29,11 +29,7 @@ const LONG_BUDGET: usize = 40 * 1024;
 pub fn run(data: &[u8]) {
     let mut input = Input::new(data);
     let flags = input.byte();
-    let receiver = if flags & 1 == 0 {
-        Role::Server
-    } else {
-        Role::Client
-    };
+    let receiver = role(flags);
     let params = input.byte();
     let negotiated = Negotiated {
         level: (params >> 3) % 10,
@@ -75,11 +71,7 @@ fn stream(role: Role, flags: u8, sizes: &[usize], via_buf: bool, stream: &[u8]) 
 
     let whole = deliver(&[stream], false);
     for seen in &whole.seen {
-        let len = match seen {
-            Seen::Text(t) => t.len(),
-            Seen::Binary(b) => b.len(),
-            _ => 0,
-        };
+        let len = message_bytes(seen).map_or(0, <[u8]>::len);
         assert!(
             len <= config.max_message_size,
             "a {len}-byte message passed the {}-byte limit",
@@ -107,15 +99,11 @@ fn round_trip(
     via_buf: bool,
     input: &mut Input<'_>,
 ) {
-    let sender_role = match receiver {
-        Role::Client => Role::Server,
-        Role::Server => Role::Client,
-    };
     let mut config = Config::default();
     if fragment != 0 {
         config.fragment_size = usize::from(fragment).try_into().unwrap();
     }
-    let mut sender = Connection::with_seed(sender_role, config, [3; 32]);
+    let mut sender = Connection::with_seed(other(receiver), config, [3; 32]);
     sender.enable_deflate(negotiated);
 
     let mut expected = Vec::new();
@@ -131,11 +119,7 @@ fn round_trip(
                 let len = usize::from(input.byte());
                 let data = input.take(len);
                 let seen = message(text, data);
-                match &seen {
-                    Seen::Text(t) => sender.send_text(t).unwrap(),
-                    Seen::Binary(b) => sender.send_binary(b).unwrap(),
-                    _ => unreachable!(),
-                }
+                send_message(&mut sender, &seen);
                 expected.push(seen);
             }
             1 => {
@@ -144,11 +128,7 @@ fn round_trip(
                 let lens: Vec<usize> = (0..count).map(|_| usize::from(input.byte())).collect();
                 let total: usize = lens.iter().sum();
                 let seen = message(text, input.take(total));
-                let bytes: &[u8] = match &seen {
-                    Seen::Text(t) => t.as_bytes(),
-                    Seen::Binary(b) => b,
-                    _ => unreachable!(),
-                };
+                let bytes = message_bytes(&seen).expect("a message");
                 let kind = if text {
                     MessageKind::Text
                 } else {
@@ -192,11 +172,7 @@ fn round_trip(
                 let pattern = input.take(pattern_len);
                 let data: Vec<u8> = pattern.iter().copied().cycle().take(len).collect();
                 let seen = message(text, &data);
-                match &seen {
-                    Seen::Text(t) => sender.send_text(t).unwrap(),
-                    Seen::Binary(b) => sender.send_binary(b).unwrap(),
-                    _ => unreachable!(),
-                }
+                send_message(&mut sender, &seen);
                 expected.push(seen);
             }
         }
@@ -214,6 +190,24 @@ fn round_trip(
         false,
     );
     assert_eq!(outcome.seen, expected, "the receiver saw other messages");
+}
+
+/// The payload of a text or binary message.
+fn message_bytes(seen: &Seen) -> Option<&[u8]> {
+    match seen {
+        Seen::Text(t) => Some(t.as_bytes()),
+        Seen::Binary(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// Sends a text or binary message whole.
+fn send_message(sender: &mut Connection, seen: &Seen) {
+    match seen {
+        Seen::Text(t) => sender.send_text(t).unwrap(),
+        Seen::Binary(b) => sender.send_binary(b).unwrap(),
+        other => unreachable!("not a message: {other:?}"),
+    }
 }
 
 /// A text message (the bytes decoded lossily) or a binary one.

@@ -32,6 +32,23 @@ pub const TARGETS: [(&str, Harness); 8] = [
     ("utf8", utf8::run),
 ];
 
+/// The role a flags byte's lowest bit selects: 0 server, 1 client.
+pub fn role(flags: u8) -> rfc6455::Role {
+    if flags & 1 == 0 {
+        rfc6455::Role::Server
+    } else {
+        rfc6455::Role::Client
+    }
+}
+
+/// The role at the other end of a connection.
+pub fn other(role: rfc6455::Role) -> rfc6455::Role {
+    match role {
+        rfc6455::Role::Client => rfc6455::Role::Server,
+        rfc6455::Role::Server => rfc6455::Role::Client,
+    }
+}
+
 /// Reads structured values off the front of the fuzzer's bytes. Past the end every read
 /// yields zeros, so any input decodes to something.
 pub struct Input<'a> {

@@ -14,10 +14,10 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 
 use rfc6455::blocking::{Error, Message, WebSocket};
-use rfc6455::{CloseCode, Config, Connection, MessageKind, Role, State};
+use rfc6455::{CloseCode, Config, Connection, MessageKind, State};
 
-use super::Input;
 use super::connection::{Seen, drain};
+use super::{Input, other, role};
 
 /// A stream whose behaviour is scripted by a tape of bytes; past the tape it cooperates.
 pub struct Mock {
@@ -111,13 +111,6 @@ impl Write for Mock {
     }
 }
 
-fn other(role: Role) -> Role {
-    match role {
-        Role::Client => Role::Server,
-        Role::Server => Role::Client,
-    }
-}
-
 /// A payload length: mostly under 200 bytes, a few up to 2 KiB, and about one in twenty
 /// over the zero-copy threshold (16 KiB) of a server's large sends.
 fn length(input: &mut Input<'_>) -> usize {
@@ -206,11 +199,7 @@ impl Peer {
 pub fn run(data: &[u8]) {
     let mut input = Input::new(data);
     let flags = input.byte();
-    let role = if flags & 1 == 0 {
-        Role::Server
-    } else {
-        Role::Client
-    };
+    let role = role(flags);
     let mut config = Config::default();
     config.max_frame_size = 64 * 1024;
     config.max_message_size = 128 * 1024;
