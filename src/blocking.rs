@@ -31,6 +31,7 @@
 //! ```
 
 mod client;
+mod driver;
 mod server;
 mod socket;
 mod split;

@@ -1,6 +1,7 @@
 //! Connection limits and behaviour, with their defaults and the reasons for them.
 
 use core::num::NonZeroUsize;
+use core::time::Duration;
 
 const MIB: usize = 1 << 20;
 
@@ -47,6 +48,65 @@ pub struct Config {
     /// into an empty buffer, so the bound is the larger of this cap and one message. Control
     /// frames (pong, close) are always accepted. Default 16 MiB.
     pub write_buffer_cap: usize,
+    /// Keepalive pings and dead-peer detection, run by
+    /// [`handle_timeout`](crate::Connection::handle_timeout). Default: a ping after 20 s of
+    /// silence, and the connection given up with
+    /// [`TimeoutError::PeerUnresponsive`](crate::TimeoutError::PeerUnresponsive) after 40 s
+    /// of silence (Python websockets' 20 s + 20 s). On by default on both sides, so that
+    /// neither a vanished peer nor a half-open TCP connection holds a thread or a task forever.
+    pub keepalive: Keepalive,
+    /// How long we wait for the peer's close frame after sending ours before giving up with
+    /// [`TimeoutError::CloseTimeout`](crate::TimeoutError::CloseTimeout), and how long a
+    /// client waits for the server to end the TCP connection after the close handshake
+    /// ([RFC 6455 section 7.1.1](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1)).
+    /// Default 5 s ([`DEFAULT_CLOSE_TIMEOUT`]).
+    pub close_timeout: Duration,
+}
+
+/// The default close timeout: 5 s.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Keepalive settings: detect a dead peer without extra threads. Any received byte counts as a
+/// sign of life.
+///
+/// ```
+/// use std::time::Duration;
+/// use rfc6455::{Config, Keepalive};
+///
+/// let mut config = Config::default();
+/// config.keepalive = Keepalive::new(Duration::from_secs(5), Duration::from_secs(15));
+/// // Or no keepalive at all:
+/// config.keepalive = Keepalive::default();
+/// assert_eq!(config.keepalive.ping_interval, None);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Keepalive {
+    /// Send a ping after this long without hearing from the peer (and again every interval
+    /// while the silence lasts). `None`: never.
+    pub ping_interval: Option<Duration>,
+    /// Give up on the peer after this long without hearing from it. `None`: never.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Keepalive {
+    /// Pings after `ping_interval` of silence and gives up after `idle_timeout`.
+    #[must_use]
+    pub const fn new(ping_interval: Duration, idle_timeout: Duration) -> Keepalive {
+        Keepalive {
+            ping_interval: Some(ping_interval),
+            idle_timeout: Some(idle_timeout),
+        }
+    }
+
+    /// No pings and no dead-peer detection (the same as `Keepalive::default()`).
+    #[must_use]
+    pub const fn off() -> Keepalive {
+        Keepalive {
+            ping_interval: None,
+            idle_timeout: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -57,6 +117,8 @@ impl Default for Config {
             auto_pong: true,
             fragment_size: NonZeroUsize::new(16 * MIB).unwrap_or(NonZeroUsize::MIN),
             write_buffer_cap: 16 * MIB,
+            keepalive: Keepalive::new(Duration::from_secs(20), Duration::from_secs(40)),
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
         }
     }
 }

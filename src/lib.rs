@@ -58,6 +58,7 @@ mod conn;
 mod copy;
 #[cfg(feature = "deflate")]
 pub mod deflate;
+mod error;
 pub mod frame;
 #[cfg(any(fuzzing, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -66,8 +67,9 @@ pub mod handshake;
 pub mod mask;
 mod utf8;
 
-pub use config::Config;
-pub use conn::{CloseFrame, Connection, Event, MessageKind, ProtocolError, Role, SendError, State};
+pub use config::{Config, DEFAULT_CLOSE_TIMEOUT, Keepalive};
+pub use conn::{CloseFrame, Connection, Event, FrameHead, MessageKind, Role, State, Teardown};
+pub use error::{ProtocolError, SendError, TimeoutError};
 pub use frame::CloseCode;
 
 /// The README's examples, compiled and run as doctests so they stay true.

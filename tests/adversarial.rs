@@ -1636,6 +1636,10 @@ fn c22_ten_mb_after_a_close_or_an_error_is_ignored() {
             seen
         });
         assert_eq!(seen, vec![want]);
+        // Closed once the close frame (our echo, or the failure's) is written.
+        assert!(!c.is_closed());
+        let n = c.pending_output().len();
+        c.consume_output(n);
         assert!(c.is_closed());
         assert!(peak < 128 * KIB, "peak {peak}");
         // One byte at a time, a shorter flood.

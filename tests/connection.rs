@@ -546,11 +546,17 @@ fn close_is_echoed_and_then_nothing_more_is_sent_or_delivered() {
         let mut c = conn(role);
         let seen = feed(&mut c, &input, 5);
         assert_eq!(seen, vec![Seen::Close(1000, "bye".into())]);
-        assert_eq!(c.state(), State::Closed);
+        // Closing until the echo is written: the reply is still a frame to send.
+        assert_eq!(c.state(), State::Closing);
+        assert!(!c.is_closed());
         assert_eq!(
             frames(role, c.pending_output()),
             vec![(OpCode::Close, true, close_payload(1000, ""))]
         );
+        let n = c.pending_output().len();
+        c.consume_output(n);
+        assert_eq!(c.state(), State::Closed);
+        assert!(c.is_closed());
         assert_eq!(c.send_binary(b"x"), Err(SendError::Closed));
         assert_eq!(c.close(CloseCode::NORMAL, ""), Err(SendError::Closed));
         c.recv_eof();
@@ -629,8 +635,11 @@ fn locally_initiated_close_completes_when_the_peer_answers() {
         feed(&mut server, &to_server, 3),
         vec![Seen::Close(1001, "done".into())]
     );
-    assert_eq!(server.state(), State::Closed);
+    // The echo is queued, not yet written.
+    assert_eq!(server.state(), State::Closing);
     let to_client = server.pending_output().to_vec();
+    server.consume_output(to_client.len());
+    assert_eq!(server.state(), State::Closed);
     assert_eq!(
         feed(&mut client, &to_client, 2),
         vec![

@@ -2,11 +2,12 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloc::string::String;
 
-use super::timers::{Expired, Keepalive, ShutdownControl, TimeoutControl, Timers};
+use super::driver::{self, Link};
+use super::timers::{Armed, Clock, Keepalive, ShutdownControl, TimeoutControl};
 use super::{Error, Message, is_timeout};
 use crate::conn::{Connection, Event, MessageKind, Role, State};
 use crate::frame::CloseCode;
@@ -42,13 +43,10 @@ pub struct WebSocket<S> {
     conn: Connection,
     timeouts: Option<TimeoutControl<S>>,
     shutdown: Option<ShutdownControl<S>>,
-    timers: Timers,
+    clock: Clock,
+    armed: Armed,
+    read_timeout: Option<Duration>,
     protocol: Option<String>,
-    /// The stream's sending direction was ended (or the client's wait for the server's end
-    /// is over): after the close handshake or the close timeout, once.
-    ended: bool,
-    /// The close timeout passed: the connection is over although it never reached `Closed`.
-    abandoned: bool,
 }
 
 impl<S: core::fmt::Debug> core::fmt::Debug for WebSocket<S> {
@@ -86,10 +84,10 @@ impl<S: Read + Write> WebSocket<S> {
             conn,
             timeouts: None,
             shutdown: None,
-            timers: Timers::new(),
+            clock: Clock::new(),
+            armed: Armed::default(),
+            read_timeout: None,
             protocol: None,
-            ended: false,
-            abandoned: false,
         }
     }
 
@@ -111,10 +109,12 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// Makes [`read`](Self::read) fail with a retryable `TimedOut` error when no message
-    /// arrives within `timeout` (`None`: wait forever, the default). Needs a
-    /// [`TimeoutControl`].
+    /// arrives within `timeout` of the call (`None`: wait forever, the default). The timeout
+    /// bounds the whole call, however slowly the bytes of a message trickle in; nothing is
+    /// lost when it passes. Needs a [`TimeoutControl`]. A timeout too long to represent
+    /// means no timeout.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.timers.read_timeout = timeout;
+        self.read_timeout = timeout;
     }
 
     /// How long we wait for the peer's close frame after sending ours (default 5 s), and how
@@ -122,16 +122,18 @@ impl<S: Read + Write> WebSocket<S> {
     ///
     /// The wait starts when [`close`](Self::close), or a [`read`](Self::read) after
     /// [`send`](Self::send)ing a [`Message::Close`], first waits for the peer's close; later
-    /// reads do not restart it. When it passes, the read or close fails with
-    /// [`Error::CloseTimeout`], the stream is shut down (see [`ShutdownControl`]) and later
-    /// reads return `Ok(None)`. Needs a [`TimeoutControl`].
+    /// reads, and bytes that keep arriving, do not move it. When it passes, the read or close
+    /// fails with [`Error::CloseTimeout`], the stream is shut down (see [`ShutdownControl`])
+    /// and later reads return `Ok(None)`. Needs a [`TimeoutControl`]. The same as
+    /// [`Config::close_timeout`](crate::Config::close_timeout).
     pub fn set_close_timeout(&mut self, timeout: Duration) {
-        self.timers.close_timeout = timeout;
+        self.conn.set_close_timeout(timeout);
     }
 
-    /// Turns keepalive pings and dead-peer detection on or off. Needs a [`TimeoutControl`].
+    /// Turns keepalive pings and dead-peer detection on or off (on by default: see
+    /// [`Config::keepalive`](crate::Config::keepalive)). Needs a [`TimeoutControl`].
     pub fn set_keepalive(&mut self, keepalive: Keepalive) {
-        self.timers.keepalive = keepalive;
+        self.conn.set_keepalive(keepalive);
     }
 
     /// The subprotocol chosen in the opening handshake, if any.
@@ -167,8 +169,13 @@ impl<S: Read + Write> WebSocket<S> {
         (self.stream, self.conn)
     }
 
-    pub(crate) fn into_split_parts(self) -> (S, Connection, Timers) {
-        (self.stream, self.conn, self.timers)
+    pub(crate) fn into_split_parts(self) -> SplitParts<S> {
+        SplitParts {
+            stream: self.stream,
+            conn: self.conn,
+            clock: self.clock,
+            read_timeout: self.read_timeout,
+        }
     }
 
     // ------------------------------------------------------------ reading
@@ -196,117 +203,15 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// As for [`read`](Self::read).
     pub fn read_event(&mut self) -> Result<Option<Event<'_>>, Error> {
-        if self.abandoned {
+        let deadline = self.read_timeout.map(|t| self.clock.after(t));
+        self.conn.set_read_deadline(deadline);
+        let clock = self.clock;
+        let found = driver::pump(self, &clock);
+        self.conn.set_read_deadline(None);
+        if !found? {
             return Ok(None);
         }
-        self.timers.start_read();
-        let found = self.pump()?;
-        Ok(if found { self.conn.take_event() } else { None })
-    }
-
-    /// Reads until an event is ready (`true`) or the connection is over (`false`).
-    fn pump(&mut self) -> Result<bool, Error> {
-        loop {
-            match self.conn.poll() {
-                Ok(true) => {
-                    // Pongs and close replies go out before the event is handed over.
-                    self.flush()?;
-                    if self.conn.state() == State::Closed && self.conn.role() == Role::Server {
-                        // RFC 6455 section 7.1.1: the server closes the TCP connection first,
-                        // as soon as the close handshake is complete.
-                        self.end_stream();
-                    }
-                    return Ok(true);
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    // Best effort: the close frame that fails the connection.
-                    let _ = self.flush();
-                    return Err(Error::Protocol(e));
-                }
-            }
-            self.flush()?;
-            match self.conn.state() {
-                State::Failed => return Ok(false),
-                State::Closed => {
-                    if !self.ended && self.conn.role() == Role::Client {
-                        // RFC 6455 section 7.1.1: the server closes the TCP connection first.
-                        self.wait_for_eof();
-                    }
-                    self.end_stream();
-                    return Ok(false);
-                }
-                State::Open | State::Closing => self.fill()?,
-            }
-        }
-    }
-
-    /// Reads once into the connection, running the timers.
-    fn fill(&mut self) -> Result<(), Error> {
-        if self.conn.state() == State::Closing {
-            self.timers.closing();
-        }
-        self.timers.arm(&self.stream, self.timeouts)?;
-        match self.stream.read(self.conn.recv_buf()) {
-            Ok(0) => self.conn.recv_eof(),
-            Ok(n) => {
-                self.conn.recv_filled(n);
-                self.timers.heard();
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if is_timeout(&e) && self.timeouts.is_some() => {
-                match self.timers.expired(e, self.conn.state() == State::Open) {
-                    Expired::Ping => {
-                        self.conn.send_ping(b"keepalive")?;
-                        self.flush()?;
-                    }
-                    Expired::Resume => {}
-                    Expired::Fail(e) => {
-                        if matches!(e, Error::CloseTimeout(_)) {
-                            // The peer never answered: the connection is over.
-                            self.abandoned = true;
-                            self.end_stream();
-                        }
-                        return Err(e);
-                    }
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-        Ok(())
-    }
-
-    /// Ends our sending direction through the [`ShutdownControl`], once. Best effort: the
-    /// connection is over, and a peer that already reset it makes the call fail harmlessly.
-    fn end_stream(&mut self) {
-        if self.ended {
-            return;
-        }
-        self.ended = true;
-        if let Some(shutdown) = self.shutdown {
-            let _ = shutdown(&mut self.stream);
-        }
-    }
-
-    /// After the close handshake, a client waits (up to the close timeout) for the server to
-    /// end the stream.
-    fn wait_for_eof(&mut self) {
-        if let Some(control) = self.timeouts {
-            if control(&self.stream, Some(self.timers.close_timeout)).is_err() {
-                return;
-            }
-            self.timers.disarm();
-        }
-        let mut scratch = [0; 256];
-        let started = Instant::now();
-        while started.elapsed() < self.timers.close_timeout {
-            match self.stream.read(&mut scratch) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
-        }
+        Ok(self.conn.next_event()?)
     }
 
     // ------------------------------------------------------------ writing
@@ -343,10 +248,10 @@ impl<S: Read + Write> WebSocket<S> {
         if payload.len() < UNBUFFERED_MIN {
             return Ok(false);
         }
-        let Some((head, n)) = self.conn.start_unbuffered(kind, payload.len())? else {
+        let Some(head) = self.conn.send_unbuffered(kind, payload.len())? else {
             return Ok(false);
         };
-        let head = &head[..n];
+        let head = head.as_bytes();
         let total = head.len() + payload.len();
         let mut written = 0;
         while written < total {
@@ -359,16 +264,14 @@ impl<S: Read + Write> WebSocket<S> {
                 .write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
             {
                 Ok(0) => {
-                    self.conn.queue_unwritten(a);
-                    self.conn.queue_unwritten(b);
+                    self.conn.queue_unwritten(a, b);
                     return Err(Error::Io(io::ErrorKind::WriteZero.into()));
                 }
                 Ok(k) => written += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // Keep the frame whole: what was not written goes out with the next flush.
-                    self.conn.queue_unwritten(a);
-                    self.conn.queue_unwritten(b);
+                    self.conn.queue_unwritten(a, b);
                     return Err(Error::Io(e));
                 }
             }
@@ -455,18 +358,64 @@ impl<S: Read + Write> WebSocket<S> {
     /// [`Error::CloseTimeout`] when the peer does not answer in time (needs a
     /// [`TimeoutControl`]), [`Error::Send`] for a code that may not be sent, and I/O errors.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        if self.abandoned {
-            return Ok(());
-        }
         if self.conn.state() == State::Open {
             self.conn.close(code, reason)?;
         }
-        self.flush()?;
-        self.timers.start_close();
-        while self.pump()? {
-            let _ = self.conn.take_event();
+        // The close timeout bounds the wait, not the read timeout.
+        self.conn.set_read_deadline(None);
+        let clock = self.clock;
+        while driver::pump(self, &clock)? {
+            let _ = self.conn.next_event();
         }
         Ok(())
+    }
+}
+
+/// What a [`WebSocket`] hands to its split halves.
+pub(crate) struct SplitParts<S> {
+    pub(crate) stream: S,
+    pub(crate) conn: Connection,
+    pub(crate) clock: Clock,
+    pub(crate) read_timeout: Option<Duration>,
+}
+
+impl<S: Read + Write> Link for WebSocket<S> {
+    type Conn<'a>
+        = &'a mut Connection
+    where
+        Self: 'a;
+
+    fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    fn read(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        if let Some(control) = self.timeouts {
+            self.armed.arm(&self.stream, control, timeout)?;
+        }
+        match self.stream.read(self.conn.recv_buf()) {
+            Ok(0) => self.conn.recv_eof(),
+            Ok(n) => self.conn.recv_filled(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // The timer fired: the core says what it means.
+            Err(e) if is_timeout(&e) && self.timeouts.is_some() => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        WebSocket::flush(self)
+    }
+
+    fn end_output(&mut self) {
+        if let Some(shutdown) = self.shutdown {
+            let _ = shutdown(&mut self.stream);
+        }
+    }
+
+    fn abort(&mut self) {
+        self.end_output();
     }
 }
 

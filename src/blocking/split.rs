@@ -9,13 +9,16 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, TryLockError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::timers::{Expired, Keepalive, Timers};
+use super::driver::{self, Link};
+use super::socket::SplitParts;
+use super::timers::{Armed, Clock, Keepalive};
 use super::tls::Layer;
 use super::{Error, MaybeTlsStream, Message, WebSocket, is_timeout};
-use crate::conn::{Connection, MessageKind, Role, State};
+use crate::conn::{Connection, MessageKind, State};
 use crate::frame::CloseCode;
+use crate::{SendError, TimeoutError};
 
 /// Bytes read from the socket per system call by a [`Reader`].
 const READ_SIZE: usize = 64 * 1024;
@@ -28,6 +31,12 @@ struct Shared {
     /// The close handshake is complete: end the socket's write side after the last bytes
     /// (with the flush that `flush_wanted` asks for).
     shutdown_wanted: AtomicBool,
+    /// A deadline that passed while the reader was not looking (found by the close
+    /// watchdog), for the reader to report.
+    timed_out: Mutex<Option<TimeoutError>>,
+    /// The reader's socket, for shutting it down from a writer's close watchdog.
+    socket: TcpStream,
+    clock: Clock,
     /// Plain, or the TLS session between the connection and the socket. Last, so that a TLS
     /// session's `close_notify` on drop follows everything written.
     layer: Layer,
@@ -111,13 +120,27 @@ impl Shared {
     }
 
     /// Queues a frame with `queue` and writes it out.
+    ///
+    /// `data` is the size of a data message (`None` for control frames): bytes left in the
+    /// write buffer by an earlier retryable error count against
+    /// [`write_buffer_cap`](crate::Config::write_buffer_cap) as the connection's own output
+    /// does.
     fn send(
         &self,
-        queue: impl FnOnce(&mut Connection) -> Result<(), crate::SendError>,
+        data: Option<usize>,
+        queue: impl FnOnce(&mut Connection) -> Result<(), SendError>,
     ) -> Result<(), Error> {
         let mut io = lock(&self.io);
         {
             let mut conn = lock(&self.conn);
+            let buffered = (io.buf.len() - io.pos) + conn.pending_output().len();
+            let cap = conn.config().write_buffer_cap;
+            if let Some(len) = data {
+                if buffered > 0 && buffered.saturating_add(len) > cap && conn.state() == State::Open
+                {
+                    return Err(Error::Send(SendError::BufferFull { buffered, cap }));
+                }
+            }
             queue(&mut conn)?;
             io.take_from(&mut conn, &self.layer)?;
         }
@@ -155,8 +178,15 @@ impl WebSocket<TcpStream> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn split(self) -> io::Result<(Reader, Writer)> {
-        let (stream, conn, timers) = self.into_split_parts();
-        split_over(stream, Layer::plain(), conn, timers)
+        let parts = self.into_split_parts();
+        let stream = parts.stream;
+        split_over(
+            stream,
+            Layer::plain(),
+            parts.conn,
+            parts.clock,
+            parts.read_timeout,
+        )
     }
 }
 
@@ -167,11 +197,18 @@ impl WebSocket<MaybeTlsStream> {
     /// # Errors
     /// When the socket cannot be cloned.
     pub fn split(self) -> io::Result<(Reader, Writer)> {
-        let (stream, conn, timers) = self.into_split_parts();
+        let SplitParts {
+            stream,
+            conn,
+            clock,
+            read_timeout,
+        } = self.into_split_parts();
         match stream {
-            MaybeTlsStream::Plain(tcp) => split_over(tcp, Layer::plain(), conn, timers),
+            MaybeTlsStream::Plain(tcp) => {
+                split_over(tcp, Layer::plain(), conn, clock, read_timeout)
+            }
             #[cfg(feature = "tls")]
-            MaybeTlsStream::Tls(tls) => split_tls(*tls, conn, timers),
+            MaybeTlsStream::Tls(tls) => split_tls(*tls, conn, clock, read_timeout),
         }
     }
 }
@@ -184,8 +221,8 @@ impl WebSocket<super::TlsStream> {
     /// # Errors
     /// When the socket cannot be cloned, or the TLS records already received are bad.
     pub fn split(self) -> io::Result<(Reader, Writer)> {
-        let (stream, conn, timers) = self.into_split_parts();
-        split_tls(stream, conn, timers)
+        let parts = self.into_split_parts();
+        split_tls(parts.stream, parts.conn, parts.clock, parts.read_timeout)
     }
 }
 
@@ -193,7 +230,8 @@ impl WebSocket<super::TlsStream> {
 fn split_tls(
     tls: super::TlsStream,
     mut conn: Connection,
-    timers: Timers,
+    clock: Clock,
+    read_timeout: Option<Duration>,
 ) -> io::Result<(Reader, Writer)> {
     let tcp = tls.tcp().try_clone()?;
     let layer = Layer::tls(tls, &mut conn).map_err(|e| match e {
@@ -201,7 +239,7 @@ fn split_tls(
         Error::Tls(e) => io::Error::new(io::ErrorKind::InvalidData, e),
         e => io::Error::new(io::ErrorKind::InvalidData, e),
     })?;
-    split_over(tcp, layer, conn, timers)
+    split_over(tcp, layer, conn, clock, read_timeout)
 }
 
 /// The reader reads `stream`; the writers write a clone of it.
@@ -209,9 +247,11 @@ fn split_over(
     stream: TcpStream,
     layer: Layer,
     conn: Connection,
-    timers: Timers,
+    clock: Clock,
+    read_timeout: Option<Duration>,
 ) -> io::Result<(Reader, Writer)> {
     let write = stream.try_clone()?;
+    let socket = stream.try_clone()?;
     let shared = Arc::new(Shared {
         conn: Mutex::new(conn),
         io: Mutex::new(WriteSide {
@@ -221,15 +261,17 @@ fn split_over(
         }),
         flush_wanted: AtomicBool::new(false),
         shutdown_wanted: AtomicBool::new(false),
+        timed_out: Mutex::new(None),
+        socket,
+        clock,
         layer,
     });
     let reader = Reader {
         stream,
         shared: Arc::clone(&shared),
         buf: alloc::vec![0; READ_SIZE],
-        timers,
-        ended: false,
-        abandoned: false,
+        armed: Armed::default(),
+        read_timeout,
     };
     Ok((reader, Writer { shared }))
 }
@@ -274,11 +316,8 @@ pub struct Reader {
     stream: TcpStream,
     shared: Arc<Shared>,
     buf: Vec<u8>,
-    timers: Timers,
-    /// The write side was ended after the close handshake, or the socket shut down.
-    ended: bool,
-    /// The close timeout passed: the connection is over although it never reached `Closed`.
-    abandoned: bool,
+    armed: Armed,
+    read_timeout: Option<Duration>,
 }
 
 impl core::fmt::Debug for Reader {
@@ -291,144 +330,48 @@ impl core::fmt::Debug for Reader {
 
 impl Reader {
     /// The next message, or `Ok(None)` once the connection is over. Pings are answered and
-    /// the peer's close is echoed as for [`WebSocket::read`].
+    /// the peer's close is echoed as for [`WebSocket::read`]; the reply is written before the
+    /// message is handed over, so a write that fails (and is retried) loses no message.
     ///
     /// # Errors
     /// As for [`WebSocket::read`].
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
-        if self.abandoned {
+        let clock = self.shared.clock;
+        let deadline = self.read_timeout.map(|t| clock.after(t));
+        lock(&self.shared.conn).set_read_deadline(deadline);
+        let found = driver::pump(self, &clock).and_then(|found| self.reported().map(|()| found));
+        let mut conn = lock(&self.shared.conn);
+        conn.set_read_deadline(None);
+        if !found? {
             return Ok(None);
         }
-        self.timers.start_read();
-        loop {
-            let mut conn = lock(&self.shared.conn);
-            let polled = conn.poll();
-            let message = match polled {
-                Ok(true) => conn.take_event().map(Message::from),
-                Ok(false) => None,
-                Err(e) => {
-                    drop(conn);
-                    let _ = self.shared.flush_control();
-                    return Err(Error::Protocol(e));
-                }
-            };
-            let (state, role) = (conn.state(), conn.role());
-            let has_output = !conn.pending_output().is_empty();
-            drop(conn);
-            if has_output {
-                self.shared.flush_control()?;
-            }
-            if state == State::Closed && role == Role::Server && !self.ended {
-                // RFC 6455 section 7.1.1: the server closes the TCP connection first, as soon
-                // as the close handshake is complete.
-                self.ended = true;
-                self.shared.shutdown_when_written();
-            }
-            if message.is_some() {
-                return Ok(message);
-            }
-            match state {
-                State::Failed => return Ok(None),
-                State::Closed => {
-                    if !self.ended {
-                        self.ended = true;
-                        self.wait_for_eof();
-                        self.shared.shutdown_when_written();
-                    }
-                    return Ok(None);
-                }
-                State::Open | State::Closing => self.fill(state)?,
-            }
-        }
+        Ok(conn.next_event()?.map(Message::from))
     }
 
-    fn fill(&mut self, state: State) -> Result<(), Error> {
-        if state == State::Closing {
-            self.timers.closing();
-        }
-        self.timers
-            .arm(&self.stream, Some(TcpStream::set_read_timeout))?;
-        match self.stream.read(&mut self.buf) {
-            Ok(n) => {
-                if n > 0 {
-                    self.timers.heard();
-                }
-                let bytes = (n > 0).then(|| &self.buf[..n]);
-                // The connection's lock is released at the end of this statement.
-                let opened = self.shared.layer.open(&mut lock(&self.shared.conn), bytes);
-                match opened {
-                    Ok(false) => {}
-                    // TLS queued records of its own: an alert, a key update's answer.
-                    Ok(true) => self.shared.flush_control()?,
-                    Err(e) => {
-                        let _ = self.shared.flush_control();
-                        return Err(e);
-                    }
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if is_timeout(&e) => match self.timers.expired(e, state == State::Open) {
-                Expired::Ping => {
-                    // Never wait for a writer: a writer stuck on a dead peer would stall the
-                    // very read that is to detect it. The hand-over path only tries the lock.
-                    lock(&self.shared.conn).send_ping(b"keepalive")?;
-                    self.shared.flush_control()?;
-                }
-                Expired::Resume => {}
-                Expired::Fail(e) => {
-                    if matches!(e, Error::CloseTimeout(_)) {
-                        // The peer never answered: the connection is over. Both ways, without
-                        // waiting for the write lock, so a writer stuck on the peer fails too.
-                        self.abandoned = true;
-                        self.ended = true;
-                        let _ = self.stream.shutdown(Shutdown::Both);
-                    }
-                    return Err(e);
-                }
-            },
-            Err(e) => return Err(e.into()),
-        }
-        Ok(())
-    }
-
-    /// After the close handshake, a client waits (up to the close timeout) for the server to
-    /// end the stream.
-    fn wait_for_eof(&mut self) {
-        if self
-            .stream
-            .set_read_timeout(Some(self.timers.close_timeout))
-            .is_err()
-        {
-            return;
-        }
-        self.timers.disarm();
-        let started = Instant::now();
-        while started.elapsed() < self.timers.close_timeout {
-            match self.stream.read(&mut self.buf) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
+    /// A deadline the close watchdog found passed, reported once.
+    fn reported(&self) -> Result<(), Error> {
+        match lock(&self.shared.timed_out).take() {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
         }
     }
 
     /// Makes [`read`](Self::read) fail with a retryable `TimedOut` error when no message
-    /// arrives within `timeout`.
+    /// arrives within `timeout` of the call.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.timers.read_timeout = timeout;
+        self.read_timeout = timeout;
     }
 
     /// How long the reader waits for the peer's close frame after ours was sent (default: the
     /// [`WebSocket`]'s, 5 s unless set), and how long a client's reader waits for the server to
     /// end the stream after the close handshake. See [`Reader`]'s closing section.
     pub fn set_close_timeout(&mut self, timeout: Duration) {
-        self.timers.close_timeout = timeout;
+        lock(&self.shared.conn).set_close_timeout(timeout);
     }
 
     /// Turns keepalive pings and dead-peer detection on or off.
     pub fn set_keepalive(&mut self, keepalive: Keepalive) {
-        self.timers.keepalive = keepalive;
+        lock(&self.shared.conn).set_keepalive(keepalive);
     }
 
     /// A writer for the same connection.
@@ -436,6 +379,107 @@ impl Reader {
     pub fn writer(&self) -> Writer {
         Writer {
             shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl Link for Reader {
+    type Conn<'a> = MutexGuard<'a, Connection>;
+
+    fn conn(&mut self) -> MutexGuard<'_, Connection> {
+        lock(&self.shared.conn)
+    }
+
+    fn read(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.armed
+            .arm(&self.stream, TcpStream::set_read_timeout, timeout)?;
+        let n = match self.stream.read(&mut self.buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted || is_timeout(&e) => {
+                return self.reported();
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.reported()?;
+        let bytes = (n > 0).then(|| &self.buf[..n]);
+        // The connection's lock is released at the end of this statement.
+        let opened = self.shared.layer.open(&mut lock(&self.shared.conn), bytes);
+        match opened {
+            Ok(false) => Ok(()),
+            // TLS queued records of its own: an alert, a key update's answer.
+            Ok(true) => Ok(self.shared.flush_control()?),
+            Err(e) => {
+                let _ = self.shared.flush_control();
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), Error> {
+        // Never waits for a writer: a writer stuck on a dead peer would stall the very read
+        // that is to detect it. The hand-over only tries the write lock.
+        Ok(self.shared.flush_control()?)
+    }
+
+    fn end_output(&mut self) {
+        self.shared.shutdown_when_written();
+    }
+
+    fn abort(&mut self) {
+        // Both ways, without waiting for the write lock, so a writer stuck on the peer fails
+        // too.
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+impl Shared {
+    /// Runs the core's timers from a writer's thread after it started the close handshake:
+    /// the close deadline starts now rather than at the reader's next wake-up. A reader
+    /// blocked in a read that would outlast the deadline is woken when it passes by a
+    /// watchdog thread, which gives the connection up and shuts the socket down.
+    fn start_close_deadline(self: &Arc<Shared>) {
+        let deadline = {
+            let mut conn = lock(&self.conn);
+            if let Err(e) = conn.handle_timeout(self.clock.now()) {
+                *lock(&self.timed_out) = Some(e);
+            }
+            conn.poll_timeout()
+        };
+        self.carry_out_teardown();
+        let Some(deadline) = deadline else {
+            return;
+        };
+        let shared = Arc::clone(self);
+        let watchdog = std::thread::Builder::new()
+            .name("rfc6455-close-watchdog".into())
+            .spawn(move || {
+                std::thread::sleep(shared.clock.until(deadline));
+                let mut conn = lock(&shared.conn);
+                if let Err(e) = conn.handle_timeout(shared.clock.now()) {
+                    if e.is_fatal() {
+                        *lock(&shared.timed_out) = Some(e);
+                    } else {
+                        // A read deadline: the reader's own; leave it for the reader.
+                        let deadline = shared.clock.now();
+                        conn.set_read_deadline(Some(deadline));
+                    }
+                }
+                drop(conn);
+                shared.carry_out_teardown();
+            });
+        // Without a thread, the reader still finds the deadline at its next wake-up.
+        drop(watchdog);
+    }
+
+    /// What the core decided about the socket, from a writer's or the watchdog's thread.
+    fn carry_out_teardown(&self) {
+        let step = lock(&self.conn).poll_teardown();
+        match step {
+            Some(crate::Teardown::EndOutput) => self.shutdown_when_written(),
+            Some(crate::Teardown::Abort) => {
+                let _ = self.socket.shutdown(Shutdown::Both);
+            }
+            _ => {}
         }
     }
 }
@@ -460,7 +504,8 @@ impl Writer {
     /// # Errors
     /// As for [`WebSocket::send_text`].
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        self.shared.send(|conn| conn.send_text(text))
+        self.shared
+            .send(Some(text.len()), |conn| conn.send_text(text))
     }
 
     /// Sends a binary message and writes it out.
@@ -468,7 +513,8 @@ impl Writer {
     /// # Errors
     /// As for [`WebSocket::send_text`].
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.shared.send(|conn| conn.send_binary(data))
+        self.shared
+            .send(Some(data.len()), |conn| conn.send_binary(data))
     }
 
     /// Sends a ping.
@@ -476,7 +522,7 @@ impl Writer {
     /// # Errors
     /// As for [`WebSocket::send_ping`].
     pub fn send_ping(&self, data: &[u8]) -> Result<(), Error> {
-        self.shared.send(|conn| conn.send_ping(data))
+        self.shared.send(None, |conn| conn.send_ping(data))
     }
 
     /// Sends a pong.
@@ -484,7 +530,7 @@ impl Writer {
     /// # Errors
     /// As for [`WebSocket::send_ping`].
     pub fn send_pong(&self, data: &[u8]) -> Result<(), Error> {
-        self.shared.send(|conn| conn.send_pong(data))
+        self.shared.send(None, |conn| conn.send_pong(data))
     }
 
     /// Sends one fragment of a message and writes it out, as [`WebSocket::send_fragment`]
@@ -496,7 +542,8 @@ impl Writer {
     /// # Errors
     /// As for [`WebSocket::send_fragment`].
     pub fn send_fragment(&self, kind: MessageKind, data: &[u8], fin: bool) -> Result<(), Error> {
-        self.shared.send(|conn| conn.send_fragment(kind, data, fin))
+        self.shared
+            .send(Some(data.len()), |conn| conn.send_fragment(kind, data, fin))
     }
 
     /// Sends any [`Message`].
@@ -504,13 +551,23 @@ impl Writer {
     /// # Errors
     /// As for [`WebSocket::send`].
     pub fn send(&self, message: &Message) -> Result<(), Error> {
-        self.shared.send(|conn| match message {
+        let data = match message {
+            Message::Text(text) => Some(text.len()),
+            Message::Binary(data) => Some(data.len()),
+            _ => None,
+        };
+        let closing = matches!(message, Message::Close(..));
+        let sent = self.shared.send(data, |conn| match message {
             Message::Text(text) => conn.send_text(text),
             Message::Binary(data) => conn.send_binary(data),
             Message::Ping(data) => conn.send_ping(data),
             Message::Pong(data) => conn.send_pong(data),
             Message::Close(code, reason) => conn.close(*code, reason),
-        })
+        });
+        if closing && !matches!(sent, Err(Error::Send(_))) {
+            self.shared.start_close_deadline();
+        }
+        sent
     }
 
     /// Starts the close handshake. The [`Reader`] sees the peer's answer and then `Ok(None)`,
@@ -520,7 +577,11 @@ impl Writer {
     /// # Errors
     /// As for [`WebSocket::close`], without the wait.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.shared.send(|conn| conn.close(code, reason))
+        let sent = self.shared.send(None, |conn| conn.close(code, reason));
+        if !matches!(sent, Err(Error::Send(_))) {
+            self.shared.start_close_deadline();
+        }
+        sent
     }
 
     /// Writes out anything left queued by an earlier retryable error.
@@ -528,7 +589,7 @@ impl Writer {
     /// # Errors
     /// [`Error::Io`].
     pub fn flush(&self) -> Result<(), Error> {
-        self.shared.send(|_| Ok(()))
+        self.shared.send(None, |_| Ok(()))
     }
 
     /// Whether the connection is closing or closed: sends will be refused.

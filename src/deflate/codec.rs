@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::Negotiated;
-use crate::conn::ProtocolError;
+use crate::error::ProtocolError;
 
 /// The tail of a sync flush, removed from every compressed message.
 const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];

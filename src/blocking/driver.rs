@@ -1,0 +1,107 @@
+//! The one driving loop of the blocking adapters, over the core's public API only: it reads,
+//! writes, arms one timer and calls back in. [`WebSocket`](super::WebSocket) and the split
+//! [`Reader`](super::Reader) differ only in how they reach the connection and the socket,
+//! which is what [`Link`] abstracts.
+
+use core::ops::DerefMut;
+use std::io;
+use std::time::Duration;
+
+use super::Error;
+use super::timers::Clock;
+use crate::{Connection, Teardown, TimeoutError};
+
+/// What the loop needs from a transport.
+pub(crate) trait Link {
+    /// The connection, borrowed or locked.
+    type Conn<'a>: DerefMut<Target = Connection>
+    where
+        Self: 'a;
+
+    /// The connection; never held across a system call.
+    fn conn(&mut self) -> Self::Conn<'_>;
+
+    /// Reads once into the connection (bytes, or the end of the stream), waiting at most
+    /// `timeout` (`None`: no limit). A read that times out returns `Ok`: the loop asks the
+    /// core what the time means.
+    ///
+    /// # Errors
+    /// I/O errors other than a timeout or an interrupt.
+    fn read(&mut self, timeout: Option<Duration>) -> Result<(), Error>;
+
+    /// Writes out the connection's pending output.
+    ///
+    /// # Errors
+    /// I/O errors; on a retryable one, what was not written stays queued.
+    fn flush(&mut self) -> Result<(), Error>;
+
+    /// Ends the sending direction ([`Teardown::EndOutput`]). Best effort.
+    fn end_output(&mut self);
+
+    /// Shuts the transport down both ways ([`Teardown::Abort`]). Best effort.
+    fn abort(&mut self);
+}
+
+/// Drives the connection until an event is ready (`Ok(true)`: the pong or close reply it
+/// queued is written, and the event waits in the connection for `next_event`) or the
+/// connection is finished (`Ok(false)`).
+///
+/// # Errors
+/// [`Error::Protocol`] when the peer broke the protocol (the close frame was written as far
+/// as the socket took it), the core's timeouts, and I/O errors.
+pub(crate) fn pump<L: Link>(link: &mut L, clock: &Clock) -> Result<bool, Error> {
+    loop {
+        let step = {
+            let mut conn = link.conn();
+            match conn.handle_timeout(clock.now()) {
+                Err(e) => Err(Error::from(e)),
+                Ok(()) => conn.poll_event().map_err(Error::Protocol),
+            }
+        };
+        match step {
+            Ok(ready) => {
+                link.flush()?;
+                teardown(link);
+                if ready {
+                    return Ok(true);
+                }
+            }
+            Err(e) => {
+                // Best effort: the close frame that fails the connection (a timeout discarded
+                // the output, so there is nothing to write).
+                let _ = link.flush();
+                teardown(link);
+                return Err(e);
+            }
+        }
+        let timeout = {
+            let conn = link.conn();
+            if conn.is_finished() {
+                return Ok(false);
+            }
+            conn.poll_timeout()
+        };
+        link.read(timeout.map(|at| clock.until(at)))?;
+    }
+}
+
+/// Carries out what the core decided about the transport, if anything.
+pub(crate) fn teardown<L: Link>(link: &mut L) {
+    let step = link.conn().poll_teardown();
+    match step {
+        Some(Teardown::EndOutput) => link.end_output(),
+        Some(Teardown::Abort) => link.abort(),
+        _ => {}
+    }
+}
+
+impl From<TimeoutError> for Error {
+    fn from(e: TimeoutError) -> Error {
+        match e {
+            // One kind on every platform (Unix reports a socket timeout as WouldBlock).
+            TimeoutError::Read => Error::Io(io::Error::new(io::ErrorKind::TimedOut, e)),
+            TimeoutError::PeerUnresponsive(d) => Error::PeerUnresponsive(d),
+            TimeoutError::CloseTimeout(d) => Error::CloseTimeout(d),
+        }
+    }
+}

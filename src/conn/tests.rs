@@ -1,0 +1,131 @@
+use alloc::vec::Vec;
+
+use super::*;
+
+/// `count` client frames of `len` bytes each, payload byte `i` of frame `k` being
+/// `(i + k) as u8`.
+fn client_frames(len: usize, count: usize) -> Vec<u8> {
+    let mut client = Connection::with_seed(Role::Client, Config::default(), [1; 32]);
+    for k in 0..count {
+        let payload: Vec<u8> = (0..len).map(|i| (i + k) as u8).collect();
+        client.send_binary(&payload).unwrap();
+    }
+    client.pending_output().to_vec()
+}
+
+/// Feeds `wire` through `recv_buf`, filling every window completely (a sender that is
+/// always ahead), and checks every message; returns the largest receive buffer seen.
+fn stream_through_windows(wire: &[u8], len: usize, count: usize) -> usize {
+    let mut server = Connection::new(Role::Server, Config::default());
+    let (mut pos, mut seen, mut largest) = (0, 0, 0);
+    while seen < count {
+        match server.next_event().unwrap() {
+            Some(Event::Binary(data)) => {
+                assert_eq!(data.len(), len);
+                assert!(data.iter().enumerate().all(|(i, &b)| b == (i + seen) as u8));
+                seen += 1;
+            }
+            Some(other) => panic!("unexpected {other:?}"),
+            None => {
+                let buf = server.recv_buf();
+                assert!(!buf.is_empty());
+                let n = buf.len().min(wire.len() - pos);
+                buf[..n].copy_from_slice(&wire[pos..pos + n]);
+                server.recv_filled(n);
+                pos += n;
+                largest = largest.max(server.rbuf.len());
+            }
+        }
+    }
+    largest
+}
+
+#[test]
+fn read_window_ends_with_a_large_frame() {
+    let len = 200 * 1024;
+    let wire = client_frames(len, 2);
+    let frame_len = wire.len() / 2;
+    let mut server = Connection::new(Role::Server, Config::default());
+    // The header and a little of the payload.
+    server.recv(&wire[..100]);
+    assert_eq!(server.next_event(), Ok(None));
+    let mut pos = 100;
+    while pos < frame_len {
+        let window = server.recv_buf().len();
+        // Never past the frame's end, never more than READ_MAX at once.
+        assert!(
+            window <= (frame_len - pos).min(READ_MAX),
+            "{window} at {pos}"
+        );
+        let buf = server.recv_buf();
+        let n = buf.len();
+        buf.copy_from_slice(&wire[pos..pos + n]);
+        server.recv_filled(n);
+        pos += n;
+        if pos < frame_len {
+            assert_eq!(server.next_event(), Ok(None));
+        }
+    }
+    assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d.len() == len));
+    assert_eq!(server.next_event(), Ok(None));
+    // Nothing of the next frame was read: the next read starts at the aligned front.
+    server.recv_buf();
+    assert_eq!(server.rstart, server.rend);
+    assert_eq!(server.rbuf[server.rend..].as_ptr().addr() % READ_ALIGN, 0);
+}
+
+#[test]
+fn read_window_is_never_empty_when_reading_without_taking_events() {
+    let len = 40 * 1024;
+    let wire = client_frames(len, 2);
+    let frame_len = wire.len() / 2;
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.recv(&wire[..100]);
+    assert_eq!(server.next_event(), Ok(None));
+    // Read the rest of the first frame, then read again before taking the event.
+    let mut pos = 100;
+    loop {
+        let buf = server.recv_buf();
+        assert!(!buf.is_empty(), "an empty read window at {pos}");
+        let n = buf.len().min(wire.len() - pos);
+        buf[..n].copy_from_slice(&wire[pos..pos + n]);
+        server.recv_filled(n);
+        pos += n;
+        if pos == wire.len() {
+            break;
+        }
+    }
+    assert!(pos > frame_len);
+    for _ in 0..2 {
+        assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d.len() == len));
+    }
+    assert_eq!(server.next_event(), Ok(None));
+}
+
+#[test]
+fn recv_filled_is_clamped_to_the_window() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    let window = server.recv_buf().len();
+    server.recv_filled(window + 1000);
+    assert_eq!(server.rend - server.rstart, window);
+    // `recv` does not open a window for `recv_filled`.
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.recv(&client_frames(3, 1)[..4]);
+    server.recv_filled(10);
+    assert_eq!(server.rend - server.rstart, 4);
+}
+
+#[test]
+fn streaming_large_frames_keeps_the_buffer_small() {
+    for (len, count) in [(16, 5000), (1000, 300), (40 * 1024, 20), (64 * 1024, 20)] {
+        let wire = client_frames(len, count);
+        let largest = stream_through_windows(&wire, len, count);
+        assert!(
+            largest <= 4 * (len + READ_MAX),
+            "len {len}: buffer grew to {largest}"
+        );
+    }
+    let len = 1 << 20;
+    let largest = stream_through_windows(&client_frames(len, 4), len, 4);
+    assert!(largest <= 3 * len, "buffer grew to {largest}");
+}
