@@ -12,8 +12,8 @@
 //! compression window, 313 KB with 12 bits, 299 KB with 9 bits. Sending a message adds an
 //! output buffer the size of its compressed form, kept for reuse; a received compressed
 //! message is inflated into the assembly buffer, bounded by
-//! [`Config::max_message_size`](crate::Config::max_message_size), and decompression stops at
-//! that bound (1009), however small the input.
+//! [`Config::max_message_size`](crate::Config::max_message_size): decompression stops one byte
+//! past that bound (1009), however small the input, and the buffer never grows larger.
 //!
 //! zlib cannot produce a raw deflate stream with an 8-bit window, so this implementation never
 //! agrees to compress with one: a server declines an offer whose `server_max_window_bits` is 8

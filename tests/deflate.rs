@@ -25,23 +25,28 @@ thread_local! {
     // Per thread, so tests running in parallel do not disturb each other's figures.
     static CURRENT: Cell<usize> = const { Cell::new(0) };
     static PEAK: Cell<usize> = const { Cell::new(0) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Counts a new block of `by` bytes (a realloc's new block is counted before its old one is
+/// released, so `PEAK` includes the moment a realloc that copies holds both).
 fn grow(by: usize) {
     let _ = CURRENT.try_with(|c| {
         c.set(c.get() + by);
         let _ = PEAK.try_with(|p| p.set(p.get().max(c.get())));
     });
+    let _ = LARGEST.try_with(|l| l.set(l.get().max(by)));
 }
 
 fn shrink(by: usize) {
     let _ = CURRENT.try_with(|c| c.set(c.get().saturating_sub(by)));
 }
 
-/// Starts a peak measurement; returns the baseline.
+/// Starts a peak measurement (live bytes and largest single block); returns the baseline.
 fn measure_from_here() -> usize {
     let now = CURRENT.with(Cell::get);
     PEAK.with(|p| p.set(now));
+    LARGEST.with(|l| l.set(0));
     now
 }
 
@@ -326,10 +331,18 @@ fn a_peer_that_sends_nothing_for_an_empty_message_is_understood() {
 
 fn masked_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
     let key = [1, 2, 3, 4];
-    let mut out = vec![
-        (u8::from(fin) << 7) | (rsv << 4) | opcode,
-        0x80 | payload.len() as u8,
-    ];
+    let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
+    match payload.len() {
+        len @ 0..=125 => out.push(0x80 | len as u8),
+        len @ 126..=0xffff => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
     out.extend_from_slice(&key);
     let mut body = payload.to_vec();
     apply_mask(&mut body, key, 0);
@@ -456,6 +469,72 @@ fn a_decompression_bomb_fails_1009_within_the_limit() {
     // The receive buffer holds the ~1 MiB frame (doubling growth: up to 2 MiB) plus the
     // 1 MiB limit of output and one inflate step: far below the 1 GiB it would inflate to.
     assert!(peak < 5 << 20, "peak {peak} bytes");
+}
+
+/// Feeds `stream` to a server with deflate and `max_message_size = limit` in 16 KiB pieces,
+/// until it fails; returns the error, the peak of live bytes and the largest single block
+/// allocated meanwhile.
+fn receive_until_error(stream: &[u8], limit: usize) -> (ProtocolError, usize, usize) {
+    let mut config = Config::default();
+    config.max_message_size = limit;
+    let mut s = Connection::with_seed(Role::Server, config, [0; 32]);
+    s.enable_deflate(negotiated(15, false));
+    let baseline = measure_from_here();
+    for piece in stream.chunks(16 * 1024) {
+        s.recv(piece);
+        if let Err(err) = s.next_event() {
+            let peak = PEAK.with(Cell::get) - baseline;
+            return (err, peak, LARGEST.with(Cell::get));
+        }
+    }
+    panic!("the bomb was not refused");
+}
+
+#[test]
+fn a_decompression_bomb_holds_at_most_the_limit_and_one_step_in_one_or_many_frames() {
+    const LIMIT: usize = 8 << 20;
+    const STEP: usize = 32 << 10;
+    // 24 MiB of zeros, about 24 KB compressed: three times the limit, and more than the
+    // 2 x 8 MiB that a doubling assembly buffer reaches.
+    let bomb = zeros_compressed(24 << 20);
+    assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+    let whole = masked_frame(true, 0b100, 0x2, &bomb);
+    // The same data in six frames: RSV1 on the first only (RFC 7692 section 6.1).
+    let pieces: Vec<&[u8]> = bomb.chunks(bomb.len().div_ceil(6)).collect();
+    let mut fragmented = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let (fin, rsv, opcode) = (
+            i + 1 == pieces.len(),
+            if i == 0 { 0b100 } else { 0 },
+            if i == 0 { 0x2 } else { 0x0 },
+        );
+        fragmented.extend(masked_frame(fin, rsv, opcode, piece));
+    }
+    for (name, stream) in [("one frame", whole), ("six frames", fragmented)] {
+        let (err, peak, largest) = receive_until_error(&stream, LIMIT);
+        eprintln!("{name}: {err:?}; peak {peak} bytes live, largest block {largest} bytes");
+        let ProtocolError::MessageTooLarge { size, max } = err else {
+            panic!("{name}: {err:?}");
+        };
+        assert_eq!(max, LIMIT, "{name}");
+        assert_eq!(err.close_code().0, 1009, "{name}");
+        // Inflating stopped within one step past the limit...
+        assert!(
+            size <= (LIMIT + STEP) as u64,
+            "{name}: inflated to {size} bytes"
+        );
+        // ...and the assembly buffer (the largest block by far) never had more room.
+        assert!(
+            largest <= LIMIT + STEP,
+            "{name}: a block of {largest} bytes"
+        );
+        // Live bytes peak while the buffer's last growth (4 MiB to 8 MiB + 1) is copied, if
+        // realloc copies: both blocks count here. Plus the receive buffer and small change.
+        assert!(
+            peak <= LIMIT + LIMIT / 2 + STEP + (256 << 10),
+            "{name}: peak {peak} bytes"
+        );
+    }
 }
 
 #[test]

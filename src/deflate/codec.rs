@@ -12,7 +12,7 @@ use crate::error::ProtocolError;
 /// The tail of a sync flush, removed from every compressed message.
 const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
-/// How much decompressed output to make room for at a time.
+/// The least room to add for decompressed output at a time.
 const INFLATE_STEP: usize = 32 * 1024;
 
 /// One connection's compressor and decompressor.
@@ -100,9 +100,11 @@ impl Codec {
     /// message ends.
     ///
     /// # Errors
-    /// [`ProtocolError::MessageTooLarge`] as soon as `out` would pass `limit` (so a small
-    /// input inflating to gigabytes costs at most `limit` plus one step of memory), and
-    /// [`ProtocolError::Decompression`] for data that is not valid deflate.
+    /// [`ProtocolError::MessageTooLarge`] as soon as `out` passes `limit`, and
+    /// [`ProtocolError::Decompression`] for data that is not valid deflate. Neither the
+    /// length nor the capacity of `out` ever passes `limit + 1` (a larger capacity left by
+    /// the caller is shrunk first), however far a small input would inflate, in one call or
+    /// across a message's frames.
     ///
     /// A message whose compressed data is empty, or already ends with the trailer, ends at a
     /// block boundary: the trailer is not restored there. Restored, it would be read as the
@@ -132,11 +134,16 @@ impl Codec {
         out: &mut Vec<u8>,
         limit: usize,
     ) -> Result<(), ProtocolError> {
+        // One byte past the limit is enough to know it was passed: `out` never needs more.
+        let most = limit.saturating_add(1);
+        if out.capacity() > most {
+            // Room left by the caller (an uncompressed message before this one) would be
+            // filled before the limit is checked.
+            out.shrink_to(most);
+        }
         loop {
             if out.len() == out.capacity() {
-                // One byte past the limit is enough to know it was passed.
-                let room = limit.saturating_sub(out.len()).saturating_add(1);
-                out.reserve(room.min(INFLATE_STEP));
+                grow(out, most);
             }
             let (in_before, out_before) = (self.decompress.total_in(), out.len());
             let status = self
@@ -165,6 +172,93 @@ impl Codec {
             }
             if !progressed && out.len() < out.capacity() {
                 return Err(ProtocolError::Decompression);
+            }
+        }
+    }
+}
+
+/// Makes room in the full `out` for more output without passing `most` bytes of capacity:
+/// doubling (at least one step) as `Vec::reserve` does, but `reserve` would double past the
+/// limit, and all of that room is filled before the limit is checked. The last growth takes
+/// all the room up to `most` rather than leave less than a step.
+fn grow(out: &mut Vec<u8>, most: usize) {
+    let mut target = out
+        .capacity()
+        .saturating_mul(2)
+        .max(out.len().saturating_add(INFLATE_STEP));
+    if target.saturating_add(INFLATE_STEP) > most {
+        target = most;
+    }
+    out.reserve_exact(target.saturating_sub(out.len()));
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use super::*;
+
+    const LIMIT: usize = 1 << 20;
+
+    fn codec() -> Codec {
+        Codec::new(Negotiated {
+            level: 9,
+            threshold: 0,
+            window_bits: 15,
+            no_context_takeover: false,
+        })
+    }
+
+    /// `n` zero bytes compressed as one message, trailer removed.
+    fn zeros(n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        codec().compress(&vec![0; n], true, &mut out);
+        out
+    }
+
+    /// Decompresses `input` as one message in `frames` calls into `out`; checks after each
+    /// call that `out` never held or had room for more than the limit and one byte.
+    fn inflate_in(input: &[u8], frames: usize, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
+        let mut codec = codec();
+        let pieces: Vec<&[u8]> = input.chunks(input.len().div_ceil(frames)).collect();
+        for (i, piece) in pieces.iter().enumerate() {
+            let result = codec.decompress(piece, i + 1 == pieces.len(), out, LIMIT);
+            assert!(out.len() <= LIMIT + 1, "length {}", out.len());
+            assert!(out.capacity() <= LIMIT + 1, "capacity {}", out.capacity());
+            result?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_message_of_exactly_the_limit_inflates_and_one_byte_more_fails() {
+        let mut out = Vec::new();
+        inflate_in(&zeros(LIMIT), 1, &mut out).unwrap();
+        assert_eq!(out.len(), LIMIT);
+        assert!(out.iter().all(|&b| b == 0));
+
+        let mut out = Vec::new();
+        let err = inflate_in(&zeros(LIMIT + 1), 3, &mut out).unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::MessageTooLarge {
+                size: LIMIT as u64 + 1,
+                max: LIMIT
+            }
+        );
+    }
+
+    #[test]
+    fn a_bomb_never_gets_more_than_the_limit_and_one_byte_of_buffer() {
+        let bomb = zeros(8 * LIMIT);
+        for frames in [1, 2, 7, 100] {
+            // A fresh buffer, and one an earlier message left with more room than the limit.
+            for mut out in [Vec::new(), Vec::with_capacity(3 * LIMIT)] {
+                let err = inflate_in(&bomb, frames, &mut out).unwrap_err();
+                assert!(
+                    matches!(err, ProtocolError::MessageTooLarge { max: LIMIT, .. }),
+                    "{frames} frames: {err:?}"
+                );
             }
         }
     }
