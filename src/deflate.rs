@@ -95,7 +95,7 @@ pub enum NegotiationError {
     UnknownParameter(String),
     /// A parameter given twice.
     DuplicateParameter(String),
-    /// A parameter with a missing, extra or out-of-range value.
+    /// A parameter with a missing, extra, malformed (`+10`, `010`) or out-of-range value.
     InvalidValue(String),
     /// The server answered with a parameter the client's offers did not allow.
     Unrequested(String),
@@ -150,11 +150,15 @@ fn window_value(name: &str, value: Option<&str>) -> Result<Option<u8>, Negotiati
     let Some(value) = value else {
         return Ok(None);
     };
-    // RFC 7692 section 7.1.2: 1*DIGIT without leading zeros, 8..=15.
-    match value.parse::<u8>() {
-        Ok(bits @ 8..=15) if !value.starts_with('0') => Ok(Some(bits)),
-        _ => Err(NegotiationError::InvalidValue(name.into())),
-    }
+    // RFC 7692 section 7.1.2: 1*DIGIT, a decimal integer without leading zeroes, 8..=15.
+    // Checked byte by byte: `str::parse` also takes a sign (`+10`). A quoted value arrives
+    // unquoted from the handshake and is held to the same rule (section 7.1).
+    let bits = match value.as_bytes() {
+        [d @ b'8'..=b'9'] => d - b'0',
+        [b'1', d @ b'0'..=b'5'] => 10 + (d - b'0'),
+        _ => return Err(NegotiationError::InvalidValue(name.into())),
+    };
+    Ok(Some(bits))
 }
 
 impl Params {

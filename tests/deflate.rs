@@ -12,8 +12,9 @@ use std::thread;
 
 use flate2::{Compress, Compression, FlushCompress};
 use rfc6455::blocking::{self, Acceptor, ClientBuilder, Message};
-use rfc6455::deflate::Negotiated;
+use rfc6455::deflate::{DeflateConfig, Negotiated, NegotiationError};
 use rfc6455::frame::{Decoded, FrameHeader, OpCode, RSV1};
+use rfc6455::handshake::{ClientHandshake, ClientOptions, Limits, ServerHandshake, Url};
 use rfc6455::mask::apply_mask;
 use rfc6455::{Config, Connection, Event, MessageKind, ProtocolError, Role};
 
@@ -560,6 +561,74 @@ fn memory_per_connection_with_deflate() {
     }
     eprintln!(
         "deflate state per connection (window bits, bytes after negotiation, peak with a 64 KiB send): {report:?}"
+    );
+}
+
+// ------------------------------------------------------------------ window bits in headers
+
+/// The server's choice for a request whose `Sec-WebSocket-Extensions` is `offer`.
+fn server_answer(offer: &str) -> Option<(Negotiated, String)> {
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: {offer}\r\n\r\n"
+    );
+    let request = ServerHandshake::new(Limits::default())
+        .recv(request.as_bytes())
+        .unwrap()
+        .unwrap();
+    rfc6455::deflate::server_accept(&DeflateConfig::default(), request.extensions()).unwrap()
+}
+
+/// The client's verdict on a 101 whose `Sec-WebSocket-Extensions` is `answer`.
+fn client_verdict(answer: &str) -> Result<Negotiated, NegotiationError> {
+    let config = DeflateConfig::default();
+    let options = ClientOptions::new().extension(rfc6455::deflate::client_offer(&config).unwrap());
+    let url = Url::parse("ws://example.com/").unwrap();
+    let key = *b"the sample nonce";
+    let mut client = ClientHandshake::new(&url, &options, key).unwrap();
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+         Sec-WebSocket-Extensions: {answer}\r\n\r\n"
+    );
+    let response = client.recv(response.as_bytes()).unwrap().unwrap();
+    rfc6455::deflate::client_accept(&config, &response.extensions()[0])
+}
+
+#[test]
+fn window_bits_in_headers_are_digits_only_bare_or_quoted_rfc7692_7_1_2() {
+    for name in ["server_max_window_bits", "client_max_window_bits"] {
+        for value in ["+10", "\"+10\"", "-10", "\"-10\"", "010", "\"010\""] {
+            let param = format!("permessage-deflate; {name}={value}");
+            // Server: the offer is declined (RFC 7692 section 5), a valid next one taken.
+            assert_eq!(server_answer(&param), None, "{param}");
+            let (_, answer) = server_answer(&format!("{param}, permessage-deflate")).unwrap();
+            assert_eq!(answer, "permessage-deflate", "{param}");
+            // Client: the answer fails the connection.
+            assert_eq!(
+                client_verdict(&param),
+                Err(NegotiationError::InvalidValue(name.into())),
+                "{param}"
+            );
+        }
+        // A quoted value whose content is digits is the same as the bare value (RFC 7692
+        // section 7.1), and so is whitespace around `=` (RFC 6455 section 9.1's implied *LWS).
+        for value in ["10", "\"10\"", " 10"] {
+            let param = format!("permessage-deflate; {name}={value}");
+            let (n, answer) = server_answer(&param).unwrap();
+            assert_eq!(answer, format!("permessage-deflate; {name}=10"), "{param}");
+            if name == "server_max_window_bits" {
+                assert_eq!(n.window_bits, 10, "{param}");
+            }
+            assert!(client_verdict(&param).is_ok(), "{param}");
+        }
+    }
+    assert_eq!(
+        client_verdict("permessage-deflate; client_max_window_bits=\"10\"")
+            .unwrap()
+            .window_bits,
+        10
     );
 }
 

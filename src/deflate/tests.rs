@@ -230,6 +230,63 @@ fn client_fails_answers_it_cannot_accept() {
     }
 }
 
+/// Values RFC 7692 section 7.1.2 does not allow for a window-bits parameter, though some
+/// are in range as numbers: it takes a decimal integer without leading zeroes, 1*DIGIT.
+#[rustfmt::skip]
+const NOT_WINDOW_BITS: [&str; 22] = [
+    "+10", "-10", "+8", "+15", "-0", " 10", "10 ", "\t10", "1 0", "", "+", "010", "08", "0",
+    "00", "1e1", "0x0a", "10.0", "10\0", "\u{0661}\u{0660}", "\u{ff11}\u{ff10}", "10,",
+];
+
+#[test]
+fn server_declines_window_bits_that_are_not_plain_digits() {
+    let config = DeflateConfig::default();
+    for name in ["server_max_window_bits", "client_max_window_bits"] {
+        for value in NOT_WINDOW_BITS {
+            let offer = ext(&[(name, Some(value))]);
+            assert_eq!(
+                server(&config, core::slice::from_ref(&offer)),
+                None,
+                "{offer:?}"
+            );
+            // The next, valid offer is taken instead.
+            let offers = [offer, ext(&[])];
+            assert_eq!(server(&config, &offers).unwrap().1, "permessage-deflate");
+        }
+        // Plain digits in range are still accepted (for server_max_window_bits, 9..=15:
+        // 8 is declined for another reason, see below).
+        for (value, bits) in [("9", 9), ("10", 10), ("15", 15)] {
+            let (n, answer) = server(&config, &[ext(&[(name, Some(value))])]).unwrap();
+            if name == "server_max_window_bits" {
+                assert_eq!(n.window_bits, bits);
+                assert_eq!(answer, format!("permessage-deflate; {name}={value}"));
+            }
+        }
+    }
+    let (_, answer) = server(&config, &[ext(&[("client_max_window_bits", Some("10"))])]).unwrap();
+    assert_eq!(answer, "permessage-deflate; client_max_window_bits=10");
+}
+
+#[test]
+fn client_fails_answers_whose_window_bits_are_not_plain_digits() {
+    let config = DeflateConfig::default();
+    for name in ["server_max_window_bits", "client_max_window_bits"] {
+        for value in NOT_WINDOW_BITS {
+            let answer = ext(&[(name, Some(value))]);
+            assert_eq!(
+                client_accept(&config, &answer),
+                Err(NegotiationError::InvalidValue(name.into())),
+                "{answer:?}"
+            );
+        }
+        for value in ["9", "10", "15"] {
+            assert!(client_accept(&config, &ext(&[(name, Some(value))])).is_ok());
+        }
+    }
+    let n = client_accept(&config, &ext(&[("client_max_window_bits", Some("10"))])).unwrap();
+    assert_eq!(n.window_bits, 10);
+}
+
 #[test]
 fn offers_and_answers_agree_end_to_end() {
     // Every client policy against every server policy: the server's answer to the client's
