@@ -5,8 +5,9 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use super::server::{deadline_after, read_handshake};
 use super::timers::{Keepalive, TimeoutControl};
-use super::{Error, MaybeTlsStream, WebSocket, is_timeout};
+use super::{Error, MaybeTlsStream, WebSocket};
 use crate::handshake::{ClientHandshake, ClientOptions, Response, Url};
 use crate::{Config, Connection, Role};
 
@@ -237,7 +238,7 @@ impl ClientBuilder {
                  include: enable it in Cargo.toml (rfc6455 = { features = [\"tls\"] })",
             )));
         }
-        let deadline = Instant::now() + self.handshake_timeout;
+        let deadline = deadline_after(self.handshake_timeout);
         let tcp = self.tcp_connect(&url, deadline)?;
         tcp.set_nodelay(true)?;
         tcp.set_write_timeout(Some(self.handshake_timeout))?;
@@ -247,7 +248,7 @@ impl ClientBuilder {
                 tcp,
                 url.host(),
                 self.tls.as_ref(),
-                deadline,
+                super::server::far_deadline(deadline),
                 self.handshake_timeout,
             )?),
             _ => MaybeTlsStream::Plain(tcp),
@@ -256,7 +257,7 @@ impl ClientBuilder {
             stream,
             &url,
             Some(MaybeTlsStream::set_read_timeout),
-            Some(deadline),
+            deadline,
         )?;
         ws.get_ref().tcp().set_write_timeout(self.write_timeout)?;
         Ok((
@@ -293,14 +294,25 @@ impl ClientBuilder {
         control: Option<TimeoutControl<S>>,
     ) -> Result<(WebSocket<S>, Response), Error> {
         let url = Url::parse(&self.url)?;
-        let deadline = control.map(|_| Instant::now() + self.handshake_timeout);
+        let deadline = control.and_then(|_| deadline_after(self.handshake_timeout));
         self.handshake(stream, &url, control, deadline)
     }
 
-    fn tcp_connect(&self, url: &Url, deadline: Instant) -> Result<TcpStream, Error> {
+    /// Connects to each address of the URL's host in turn, every attempt bounded by what is
+    /// left of the handshake `deadline` and by the connect timeout, whichever is shorter.
+    fn tcp_connect(&self, url: &Url, deadline: Option<Instant>) -> Result<TcpStream, Error> {
+        let timed_out = || Error::HandshakeTimeout(self.handshake_timeout);
         let mut last = None;
         for addr in (url.host(), url.port()).to_socket_addrs()? {
-            let attempt = match self.connect_timeout {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return Err(timed_out());
+            }
+            let limit = match (left, self.connect_timeout) {
+                (Some(left), Some(option)) => Some(left.min(option)),
+                (left, option) => left.or(option),
+            };
+            let attempt = match limit {
                 Some(t) => TcpStream::connect_timeout(&addr, t),
                 None => TcpStream::connect(addr),
             };
@@ -308,9 +320,9 @@ impl ClientBuilder {
                 Ok(stream) => return Ok(stream),
                 Err(e) => last = Some(e),
             }
-            if Instant::now() >= deadline {
-                return Err(Error::HandshakeTimeout(self.handshake_timeout));
-            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(timed_out());
         }
         Err(Error::Io(last.unwrap_or_else(|| {
             io::Error::new(
@@ -336,13 +348,12 @@ impl ClientBuilder {
         let mut handshake = ClientHandshake::with_random_key(url, &options)?;
         stream.write_all(handshake.request())?;
         stream.flush()?;
-        let mut response =
-            read_response(&mut stream, &mut handshake, control, deadline).map_err(|e| match e {
-                Error::Io(io) if is_timeout(&io) && deadline.is_some() => {
-                    Error::HandshakeTimeout(self.handshake_timeout)
-                }
-                e => e,
-            })?;
+        let timeout = self.handshake_timeout;
+        let read = |data: Option<&[u8]>| match data {
+            Some(data) => handshake.recv(data).map_err(Error::Handshake),
+            None => Err(Error::Handshake(handshake.recv_eof())),
+        };
+        let mut response = read_handshake(&mut stream, control, deadline, timeout, read)?;
         if let Some(control) = control {
             control(&stream, None)?;
         }
@@ -368,35 +379,9 @@ impl ClientBuilder {
             ws = ws.with_timeout_control(control);
         }
         ws.set_protocol(protocol);
-        ws.set_read_timeout(self.read_timeout);
+        // A timeout beyond what an `Instant` can hold is no timeout.
+        ws.set_read_timeout(self.read_timeout.filter(|t| deadline_after(*t).is_some()));
         ws.set_keepalive(self.keepalive);
         Ok((ws, response))
-    }
-}
-
-fn read_response<S: Read>(
-    stream: &mut S,
-    handshake: &mut ClientHandshake,
-    control: Option<TimeoutControl<S>>,
-    deadline: Option<Instant>,
-) -> Result<Response, Error> {
-    let mut buf = [0; 4096];
-    loop {
-        if let (Some(control), Some(deadline)) = (control, deadline) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::Io(io::ErrorKind::TimedOut.into()));
-            }
-            control(stream, Some(left))?;
-        }
-        let n = match stream.read(&mut buf) {
-            Ok(0) => return Err(Error::Handshake(handshake.recv_eof())),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(response) = handshake.recv(&buf[..n])? {
-            return Ok(response);
-        }
     }
 }

@@ -272,10 +272,15 @@ impl Acceptor {
     where
         F: FnOnce(&Request) -> Result<Accept, Rejection>,
     {
-        let deadline = Instant::now() + self.handshake_timeout;
+        let deadline = deadline_after(self.handshake_timeout);
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(self.handshake_timeout))?;
-        let stream = super::tls::server(stream, config, deadline, self.handshake_timeout)?;
+        let stream = super::tls::server(
+            stream,
+            config,
+            far_deadline(deadline),
+            self.handshake_timeout,
+        )?;
         let control: TimeoutControl<super::TlsStream> = super::TlsStream::set_read_timeout;
         let ws = self.accept_until(stream, Some(control), decide, deadline)?;
         ws.get_ref().tcp().set_write_timeout(self.write_timeout)?;
@@ -299,8 +304,12 @@ impl Acceptor {
         S: Read + Write,
         F: FnOnce(&Request) -> Result<Accept, Rejection>,
     {
-        let deadline = Instant::now() + self.handshake_timeout;
-        self.accept_until(stream, control, decide, deadline)
+        self.accept_until(
+            stream,
+            control,
+            decide,
+            deadline_after(self.handshake_timeout),
+        )
     }
 
     fn accept_until<S, F>(
@@ -308,22 +317,28 @@ impl Acceptor {
         mut stream: S,
         control: Option<TimeoutControl<S>>,
         decide: F,
-        deadline: Instant,
+        deadline: Option<Instant>,
     ) -> Result<WebSocket<S>, Error>
     where
         S: Read + Write,
         F: FnOnce(&Request) -> Result<Accept, Rejection>,
     {
-        let mut request = match read_request(&mut stream, &self.limits, control, deadline) {
+        let mut handshake = ServerHandshake::new(self.limits.clone());
+        let read = |data: Option<&[u8]>| match data {
+            Some(data) => handshake.recv(data).map_err(Error::Handshake),
+            None => Err(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the client closed the connection during the opening handshake",
+            ))),
+        };
+        let timeout = self.handshake_timeout;
+        let mut request = match read_handshake(&mut stream, control, deadline, timeout, read) {
             Ok(request) => request,
             Err(Error::Handshake(e)) => {
                 if let Some(response) = e.response() {
                     let _ = stream.write_all(&response).and_then(|()| stream.flush());
                 }
                 return Err(Error::Handshake(e));
-            }
-            Err(Error::Io(e)) if is_timeout(&e) && control.is_some() => {
-                return Err(Error::HandshakeTimeout(self.handshake_timeout));
             }
             Err(e) => return Err(e),
         };
@@ -383,35 +398,57 @@ impl Acceptor {
     }
 }
 
-fn read_request<S: Read>(
+/// `timeout` from now, or `None` (no deadline) when that is beyond what an [`Instant`] can
+/// hold, as for `Duration::MAX`.
+pub(super) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// A deadline for code that needs an [`Instant`]: `deadline`, or about a century from now
+/// when there is none.
+#[cfg(feature = "tls")]
+pub(super) fn far_deadline(deadline: Option<Instant>) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = Instant::now();
+    deadline.or_else(|| now.checked_add(CENTURY)).unwrap_or(now)
+}
+
+/// The one handshake reader of both sides: reads from `stream` and hands every chunk to
+/// `feed` until it returns a value or fails, and `None` at the end of the stream (where it
+/// must fail). With a `control` and a `deadline`, each read waits at most until the
+/// deadline, and running out of time is [`Error::HandshakeTimeout`] with `timeout`;
+/// without them, the stream's own timeouts apply.
+pub(super) fn read_handshake<S: Read, T>(
     stream: &mut S,
-    limits: &Limits,
     control: Option<TimeoutControl<S>>,
-    deadline: Instant,
-) -> Result<Request, Error> {
-    let mut handshake = ServerHandshake::new(limits.clone());
+    deadline: Option<Instant>,
+    timeout: Duration,
+    mut feed: impl FnMut(Option<&[u8]>) -> Result<Option<T>, Error>,
+) -> Result<T, Error> {
+    let timed = control.zip(deadline);
     let mut buf = [0; 4096];
     loop {
-        if let Some(control) = control {
+        if let Some((control, deadline)) = timed {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Error::Io(io::ErrorKind::TimedOut.into()));
+                return Err(Error::HandshakeTimeout(timeout));
             }
             control(stream, Some(left))?;
         }
         let n = match stream.read(&mut buf) {
-            Ok(0) => {
-                return Err(Error::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the client closed the connection during the opening handshake",
-                )));
-            }
+            Ok(0) => match feed(None)? {
+                Some(done) => return Ok(done),
+                None => continue,
+            },
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) && timed.is_some() => {
+                return Err(Error::HandshakeTimeout(timeout));
+            }
             Err(e) => return Err(e.into()),
         };
-        if let Some(request) = handshake.recv(&buf[..n])? {
-            return Ok(request);
+        if let Some(done) = feed(Some(buf.get(..n).unwrap_or_default()))? {
+            return Ok(done);
         }
     }
 }
