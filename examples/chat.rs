@@ -170,7 +170,7 @@ fn join(stream: TcpStream, room: &Room, acceptor: &Acceptor) -> Result<(), block
         let host = request.header("Host").unwrap_or_default();
         if let Some(origin) = request.origin() {
             if origin != format!("http://{host}") && origin != format!("https://{host}") {
-                return Err(Rejection::new(403).body("cross-origin request refused\n"));
+                return Err(Rejection::forbidden().body("cross-origin request refused\n"));
             }
         }
         let query = request.query().unwrap_or_default();

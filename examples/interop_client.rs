@@ -27,7 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rfc6455::blocking::{self, ClientBuilder, Message, WebSocket};
-use rfc6455::handshake::{ClientHandshake, ClientOptions, HandshakeError, Url};
+use rfc6455::handshake::{ClientHandshake, ClientOptions, HandshakeError, ResponseError, Url};
 use rfc6455::{CloseCode, Config, Connection, Role};
 
 type Outcome = Result<String, Box<dyn Error>>;
@@ -270,9 +270,10 @@ fn subprotocol(url: &str) -> Outcome {
 
 fn rejected(url: &str) -> Outcome {
     match builder(&format!("{}/reject", url.trim_end_matches('/'))).connect() {
-        Err(blocking::Error::Handshake(HandshakeError::Rejected { status: 403, .. })) => {
-            Ok("connect failed with HandshakeError::Rejected { status: 403 }".into())
-        }
+        Err(blocking::Error::Handshake(HandshakeError::Response(ResponseError::Rejected {
+            status: 403,
+            ..
+        }))) => Ok("connect failed: the server refused with 403".into()),
         Err(e) => Err(format!("unexpected error: {e}").into()),
         Ok(_) => Err("the handshake succeeded".into()),
     }

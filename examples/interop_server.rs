@@ -60,7 +60,7 @@ fn main() -> std::io::Result<()> {
 fn serve(acceptor: &Acceptor, stream: TcpStream) {
     let ws = acceptor.accept_with(stream, |request| {
         if request.path() == "/reject" {
-            return Err(Rejection::new(403).body("rejected by interop_server\n"));
+            return Err(Rejection::forbidden().body("rejected by interop_server\n"));
         }
         let chosen = request
             .protocols()

@@ -17,7 +17,7 @@ use std::thread;
 
 use rfc6455::CloseCode;
 use rfc6455::blocking::{self, ClientBuilder, Message, Rejection};
-use rfc6455::handshake::{Accept, HandshakeError};
+use rfc6455::handshake::{Accept, HandshakeError, ResponseError};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -48,7 +48,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 println!("Origin {origin:?}: accepted, server says {:?}", ws.read()?);
                 ws.close(CloseCode::NORMAL, "")?;
             }
-            Err(blocking::Error::Handshake(HandshakeError::Rejected { status, body, .. })) => {
+            Err(blocking::Error::Handshake(HandshakeError::Response(
+                ResponseError::Rejected { status, body, .. },
+            ))) => {
                 let body = String::from_utf8_lossy(&body);
                 println!("Origin {origin:?}: refused with {status}: {}", body.trim());
                 assert_eq!(status, 403);
@@ -66,7 +68,7 @@ fn server(listener: TcpListener, allowed: String) {
             let ws = blocking::accept_with(stream, |request| match request.origin() {
                 Some(origin) if origin != allowed => {
                     eprintln!("server: refusing Origin {origin}");
-                    Err(Rejection::new(403).body(format!("origin {origin} is not allowed\n")))
+                    Err(Rejection::forbidden().body(format!("origin {origin} is not allowed\n")))
                 }
                 _ => Ok(Accept::new()),
             });

@@ -59,7 +59,7 @@ fn serve(stream: TcpStream) -> Result<(), blocking::Error> {
         let offered = request.protocols();
         match offered.iter().find(|p| SUPPORTED.contains(&p.as_str())) {
             Some(protocol) => Ok(Accept::new().protocol(protocol)),
-            None => Err(Rejection::new(400).body("offer chat or superchat\n")),
+            None => Err(Rejection::bad_request().body("offer chat or superchat\n")),
         }
     })?;
     let loud = ws.protocol() == Some("superchat");

@@ -5,12 +5,39 @@
 //!   [`ClientHandshake::request`], and feeds what it reads to [`ClientHandshake::recv`] until it
 //!   gets the validated [`Response`].
 //! - A server feeds what it reads to [`ServerHandshake::recv`] until it gets a [`Request`], then
-//!   writes [`Request::accept`], or refuses with [`reject`] (or [`HandshakeError::response`] when
-//!   the request itself was invalid).
+//!   writes the 101 of [`Request::accept_connection`], or refuses with a [`Rejection`] (or
+//!   [`HandshakeError::response`] when the request itself was invalid).
 //!
-//! Bytes that arrive after the header block are already WebSocket frames: both sides hand them
-//! over ([`Response::into_leftover`], [`Request::take_leftover`]) for the connection to consume
-//! before anything read later.
+//! Both sides then hold a ready [`Connection`](crate::Connection)
+//! ([`Response::into_connection`], [`Request::accept_connection`]): the negotiated
+//! permessage-deflate is on, and the bytes that arrived after the header block, already
+//! WebSocket frames, are in it. An adapter (tokio, an event loop) needs nothing else:
+//!
+//! ```
+//! use rfc6455::handshake::{Accept, ClientHandshake, ClientOptions, Limits, ServerHandshake, Url};
+//! use rfc6455::{Config, Event};
+//!
+//! let url = Url::parse("ws://example.com/chat")?;
+//! let mut client = ClientHandshake::new(&url, &ClientOptions::new().protocol("chat"), [7; 16])?;
+//! let mut server = ServerHandshake::new(Limits::default());
+//!
+//! // Server: read the request, answer it, and get its connection.
+//! let request = server.recv(client.request())?.expect("a complete request");
+//! let (response, mut server_conn) =
+//!     request.accept_connection(&Accept::new().protocol("chat"), Config::default())?;
+//!
+//! // The server greets at once: its frame arrives in the same read as the 101.
+//! server_conn.send_text("welcome")?;
+//! let mut bytes = response;
+//! bytes.extend_from_slice(server_conn.pending_output());
+//!
+//! // Client: validate the response, and get its connection, the greeting already in it.
+//! let response = client.recv(&bytes)?.expect("a complete response");
+//! assert_eq!(response.protocol(), Some("chat"));
+//! let mut client_conn = response.into_connection(Config::default());
+//! assert_eq!(client_conn.next_event()?, Some(Event::Text("welcome")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Parsing policy
 //! - Work is linear in the bytes received: each byte is scanned once, when it arrives, and
@@ -23,6 +50,7 @@
 //!   `Connection`, `Sec-WebSocket-Protocol`) are split at commas, and empty elements are skipped.
 
 use alloc::{format, string::String, vec::Vec};
+
 use core::fmt;
 
 use base64::Engine as _;
@@ -31,13 +59,15 @@ use sha1::{Digest as _, Sha1};
 
 mod client;
 mod error;
+pub(crate) mod reject;
 mod server;
 #[cfg(test)]
 mod tests;
 mod url;
 
 pub use client::{ClientHandshake, ClientOptions, Response};
-pub use error::HandshakeError;
+pub use error::{HandshakeError, HeaderError, OptionsError, RequestError, ResponseError};
+pub use reject::Rejection;
 pub use server::{Accept, Request, ServerHandshake};
 pub use url::Url;
 
@@ -92,7 +122,7 @@ pub struct Limits {
     /// what a browser's handshake carries. More fails with 431.
     pub max_headers: usize,
     /// The most body bytes a client keeps from a refusal (a non-101 response), for
-    /// [`HandshakeError::Rejected`]. Default 4 KiB: enough for an error page's text, and the
+    /// [`ResponseError::Rejected`]. Default 4 KiB: enough for an error page's text, and the
     /// client stops reading there instead of waiting for a large body.
     pub max_body_bytes: usize,
 }
@@ -143,71 +173,6 @@ impl fmt::Display for Extension {
     }
 }
 
-/// A refusal to send instead of a 101: the status line with its standard reason phrase, the
-/// given headers, `Content-Length`, `Connection: close` (unless `headers` has a `Connection`
-/// header) and `body`
-/// ([RFC 6455 section 4.2.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2)).
-///
-/// A status outside 100..=599 is sent as 500. A header whose name is not a token or whose value
-/// holds CR, LF or NUL is left out (it would split the response), and so is a given
-/// `Content-Length`.
-///
-/// ```
-/// let bytes = rfc6455::handshake::reject(403, &[("Content-Type", "text/plain")], b"go away");
-/// assert!(bytes.starts_with(b"HTTP/1.1 403 Forbidden\r\n"));
-/// assert!(bytes.ends_with(b"\r\n\r\ngo away"));
-/// ```
-#[must_use]
-pub fn reject(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let status = Some(status)
-        .filter(|s| (100..=599).contains(s))
-        .unwrap_or(500);
-    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
-    let mut connection = false;
-    for &(name, value) in headers {
-        if is_valid_header(name, value) && !name.eq_ignore_ascii_case("content-length") {
-            connection |= name.eq_ignore_ascii_case("connection");
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-    }
-    head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    if !connection {
-        head.push_str("Connection: close\r\n");
-    }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-/// The standard reason phrase of a status code, or "" for codes rarely seen in a handshake.
-fn reason(status: u16) -> &'static str {
-    match status {
-        101 => "Switching Protocols",
-        200 => "OK",
-        301 => "Moved Permanently",
-        302 => "Found",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        414 => "URI Too Long",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "",
-    }
-}
-
 /// Headers as received: name, and value with surrounding whitespace trimmed.
 type Fields = Vec<(String, Vec<u8>)>;
 
@@ -233,14 +198,14 @@ struct Head {
 impl Head {
     /// Scans `data`. `Ok(Some(n))`: the block ended at `data[n - 1]` and is complete in `buf`;
     /// `data[n..]` is not part of it. `Ok(None)`: all of `data` was buffered, need more.
-    fn feed(&mut self, data: &[u8], limits: &Limits) -> Result<Option<usize>, HandshakeError> {
+    fn feed(&mut self, data: &[u8], limits: &Limits) -> Result<Option<usize>, HeaderError> {
         for (i, &byte) in data.iter().enumerate() {
             #[cfg(test)]
             {
                 self.scanned += 1;
             }
             if self.buf.len() + i >= limits.max_header_bytes {
-                return Err(HandshakeError::HeadersTooLarge {
+                return Err(HeaderError::HeadersTooLarge {
                     limit: limits.max_header_bytes,
                 });
             }
@@ -254,8 +219,8 @@ impl Head {
                 if self.line_len > allowed {
                     let limit = limits.max_line_bytes;
                     return Err(match self.lines {
-                        0 => HandshakeError::StartLineTooLong { limit },
-                        _ => HandshakeError::HeaderLineTooLong { limit },
+                        0 => HeaderError::StartLineTooLong { limit },
+                        _ => HeaderError::HeaderLineTooLong { limit },
                     });
                 }
                 continue;
@@ -265,7 +230,7 @@ impl Head {
             if !empty {
                 self.lines += 1;
                 if self.lines > limits.max_headers.saturating_add(1) {
-                    return Err(HandshakeError::TooManyHeaders {
+                    return Err(HeaderError::TooManyHeaders {
                         limit: limits.max_headers,
                     });
                 }
@@ -287,11 +252,11 @@ impl Head {
 
 /// Checks that httparse consumed exactly the block the scanner found (it always does when it
 /// succeeds, as both end a block at its first empty line after the start line).
-fn parsed(result: httparse::Result<usize>, len: usize) -> Result<(), HandshakeError> {
+fn parsed(result: httparse::Result<usize>, len: usize) -> Result<(), HeaderError> {
     match result {
         Ok(httparse::Status::Complete(n)) if n == len => Ok(()),
-        Ok(_) => Err(HandshakeError::Malformed(httparse::Error::NewLine)),
-        Err(e) => Err(HandshakeError::Malformed(e)),
+        Ok(_) => Err(HeaderError::Malformed(httparse::Error::NewLine)),
+        Err(e) => Err(HeaderError::Malformed(e)),
     }
 }
 
@@ -330,21 +295,21 @@ fn has_token(fields: &[(String, Vec<u8>)], name: &str, token: &str) -> bool {
 }
 
 /// Every subprotocol in the `Sec-WebSocket-Protocol` headers, which must be tokens.
-fn protocols(fields: &[(String, Vec<u8>)]) -> Result<Vec<String>, HandshakeError> {
+fn protocols(fields: &[(String, Vec<u8>)]) -> Result<Vec<String>, HeaderError> {
     elements(fields, "Sec-WebSocket-Protocol")
         .map(|p| {
             token(p)
                 .map(String::from)
-                .ok_or(HandshakeError::InvalidProtocolHeader)
+                .ok_or(HeaderError::InvalidProtocolHeader)
         })
         .collect()
 }
 
 /// Every element of the `Sec-WebSocket-Extensions` headers.
-fn extensions(fields: &[(String, Vec<u8>)]) -> Result<Vec<Extension>, HandshakeError> {
+fn extensions(fields: &[(String, Vec<u8>)]) -> Result<Vec<Extension>, HeaderError> {
     let mut out = Vec::new();
     for value in values(fields, "Sec-WebSocket-Extensions") {
-        parse_extensions(value, &mut out).ok_or(HandshakeError::InvalidExtensionHeader)?;
+        parse_extensions(value, &mut out).ok_or(HeaderError::InvalidExtensionHeader)?;
     }
     Ok(out)
 }
@@ -453,10 +418,10 @@ fn is_valid_header(name: &str, value: &str) -> bool {
 }
 
 /// Appends `name: value\r\n` for each header, or fails if one cannot be written as is.
-fn push_headers(out: &mut String, headers: &[(String, String)]) -> Result<(), HandshakeError> {
+fn push_headers(out: &mut String, headers: &[(String, String)]) -> Result<(), OptionsError> {
     for (name, value) in headers {
         if !is_valid_header(name, value) {
-            return Err(HandshakeError::InvalidOption(
+            return Err(OptionsError::Invalid(
                 "a header name is not a token, or a header value contains CR, LF or NUL",
             ));
         }
@@ -466,11 +431,11 @@ fn push_headers(out: &mut String, headers: &[(String, String)]) -> Result<(), Ha
 }
 
 /// The names of the extensions in a list of raw elements, which must parse.
-fn extension_names(raw: &[String]) -> Result<Vec<String>, HandshakeError> {
+fn extension_names(raw: &[String]) -> Result<Vec<String>, OptionsError> {
     let mut parsed = Vec::new();
     for element in raw {
         if parse_extensions(element.as_bytes(), &mut parsed).is_none() {
-            return Err(HandshakeError::InvalidOption(
+            return Err(OptionsError::Invalid(
                 "an extension is not valid Sec-WebSocket-Extensions syntax (RFC 6455 section 9.1)",
             ));
         }

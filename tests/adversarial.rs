@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use rfc6455::blocking::{Acceptor, ClientBuilder, Error, Message, WebSocket};
 use rfc6455::frame::{FrameError, OpCode};
 use rfc6455::handshake::{
-    ClientHandshake, ClientOptions, HandshakeError, Limits, Request, Response, ServerHandshake,
-    Url, accept_key,
+    ClientHandshake, ClientOptions, HandshakeError, HeaderError, Limits, Request, RequestError,
+    Response, ResponseError, ServerHandshake, Url, accept_key,
 };
 use rfc6455::mask::apply_mask;
 use rfc6455::{CloseCode, Config, Connection, Event, ProtocolError, Role, SendError, State};
@@ -620,7 +620,12 @@ fn c01_slowloris_handshake_is_cut_at_the_total_deadline() {
             Err(e) => break e,
         }
     };
-    assert_eq!(error, HandshakeError::TooManyHeaders { limit: 96 });
+    assert_eq!(
+        error,
+        HandshakeError::Request(RequestError::Header(HeaderError::TooManyHeaders {
+            limit: 96
+        }))
+    );
     assert_eq!(error.status(), Some(431));
     assert!(fed <= 64 * KIB);
 
@@ -663,7 +668,12 @@ fn c02_a_20_mb_header_line_is_cut_at_the_line_cap() {
     for chunk in [1, 1400] {
         let ((result, fed), peak) = peak_during(|| serve(&limits, &line, chunk));
         let e = result.expect_err("refused");
-        assert_eq!(e, HandshakeError::HeaderLineTooLong { limit: 8 * KIB });
+        assert_eq!(
+            e,
+            HandshakeError::Request(RequestError::Header(HeaderError::HeaderLineTooLong {
+                limit: 8 * KIB
+            }))
+        );
         assert_eq!(e.status(), Some(431));
         // Stopped at the cap: within one chunk of the line limit, nothing beyond it kept.
         assert!(fed <= 25 + 8 * KIB + chunk + 1, "fed {fed}");
@@ -674,7 +684,12 @@ fn c02_a_20_mb_header_line_is_cut_at_the_line_cap() {
     start.resize(20 * MIB, b'a');
     let (result, fed) = serve(&limits, &start, 1400);
     let e = result.expect_err("refused");
-    assert_eq!(e, HandshakeError::StartLineTooLong { limit: 8 * KIB });
+    assert_eq!(
+        e,
+        HandshakeError::Request(RequestError::Header(HeaderError::StartLineTooLong {
+            limit: 8 * KIB
+        }))
+    );
     assert_eq!(e.status(), Some(414));
     assert!(fed <= 8 * KIB + 1400 + 1);
 
@@ -708,7 +723,12 @@ fn c02_a_20_mb_header_line_is_cut_at_the_line_cap() {
         };
         match join(server) {
             Err(Error::Handshake(e)) => {
-                assert_eq!(e, HandshakeError::HeaderLineTooLong { limit: 8 * KIB });
+                assert_eq!(
+                    e,
+                    HandshakeError::Request(RequestError::Header(HeaderError::HeaderLineTooLong {
+                        limit: 8 * KIB
+                    }))
+                );
             }
             other => panic!("expected a handshake error, got {other:?}"),
         }
@@ -725,7 +745,13 @@ fn c03_ten_thousand_headers_hit_the_count_cap() {
     let extra: Vec<String> = (0..10_000).map(|i| format!("X-{i}: v")).collect();
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let data = request_with("", &extra);
-    rejected(&data, HandshakeError::TooManyHeaders { limit: 96 }, 431);
+    rejected(
+        &data,
+        HandshakeError::Request(RequestError::Header(HeaderError::TooManyHeaders {
+            limit: 96,
+        })),
+        431,
+    );
     // With the caps raised, all of them parse: the header slots are sized from the count.
     let mut limits = Limits::default();
     limits.max_headers = 20_000;
@@ -743,7 +769,12 @@ fn c03_ten_thousand_headers_hit_the_count_cap() {
     response.push_str("\r\n");
     for chunk in [1, 1400] {
         let e = connect_hs(ClientOptions::new(), response.as_bytes(), chunk).unwrap_err();
-        assert_eq!(e, HandshakeError::TooManyHeaders { limit: 96 });
+        assert_eq!(
+            e,
+            HandshakeError::Response(ResponseError::Header(HeaderError::TooManyHeaders {
+                limit: 96
+            }))
+        );
     }
 }
 
@@ -753,7 +784,11 @@ fn c03_ten_thousand_headers_hit_the_count_cap() {
 fn c04_bad_keys_are_400_and_bad_versions_426() {
     let key = "Sec-WebSocket-Key";
     let dup = request_with("", &["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]);
-    rejected(&dup, HandshakeError::DuplicateKey, 400);
+    rejected(
+        &dup,
+        HandshakeError::Request(RequestError::DuplicateKey),
+        400,
+    );
     // 15 and 17 bytes, base64-encoded; then not base64 at all.
     for bad in [
         "MTIzNDU2Nzg5MDEyMzQ1",
@@ -762,28 +797,48 @@ fn c04_bad_keys_are_400_and_bad_versions_426() {
         "dGhlIHNhbXBsZSBub25jZQ",
     ] {
         let data = request_with(key, &[&format!("{key}: {bad}")]);
-        rejected(&data, HandshakeError::InvalidKey, 400);
+        rejected(
+            &data,
+            HandshakeError::Request(RequestError::InvalidKey),
+            400,
+        );
     }
-    rejected(&request_with(key, &[]), HandshakeError::MissingKey, 400);
+    rejected(
+        &request_with(key, &[]),
+        HandshakeError::Request(RequestError::MissingKey),
+        400,
+    );
     let version = "Sec-WebSocket-Version";
     for bad in ["8", "13, 8", "13,13", "14"] {
         let data = request_with(version, &[&format!("{version}: {bad}")]);
-        rejected(&data, HandshakeError::UnsupportedVersion, 426);
+        rejected(
+            &data,
+            HandshakeError::Request(RequestError::UnsupportedVersion),
+            426,
+        );
     }
     let two = request_with("", &["Sec-WebSocket-Version: 8"]);
-    rejected(&two, HandshakeError::UnsupportedVersion, 426);
+    rejected(
+        &two,
+        HandshakeError::Request(RequestError::UnsupportedVersion),
+        426,
+    );
     rejected(
         &request_with(version, &[]),
-        HandshakeError::MissingVersion,
+        HandshakeError::Request(RequestError::MissingVersion),
         426,
     );
 
     // On the wire: the server sends the status (and the version header with 426).
     for (data, error, status) in [
-        (dup, HandshakeError::DuplicateKey, 400),
+        (
+            dup,
+            HandshakeError::Request(RequestError::DuplicateKey),
+            400,
+        ),
         (
             request_with(version, &["Sec-WebSocket-Version: 8"]),
-            HandshakeError::UnsupportedVersion,
+            HandshakeError::Request(RequestError::UnsupportedVersion),
             426,
         ),
     ] {
@@ -818,7 +873,9 @@ fn c05_eight_kib_of_empty_list_elements_get_a_clean_answer() {
         let data = request_with("", &[&format!("{name}: {long}")]);
         rejected(
             &data,
-            HandshakeError::HeaderLineTooLong { limit: 8 * KIB },
+            HandshakeError::Request(RequestError::Header(HeaderError::HeaderLineTooLong {
+                limit: 8 * KIB,
+            })),
             431,
         );
     }
@@ -841,16 +898,32 @@ fn c05_eight_kib_of_empty_list_elements_get_a_clean_answer() {
 fn c06_method_version_host_and_connection_tokens() {
     let post = request_with("GET", &[]);
     let post = [b"POST /chat HTTP/1.1\r\n".as_slice(), &post].concat();
-    rejected(&post, HandshakeError::MethodNotGet, 405);
+    rejected(
+        &post,
+        HandshakeError::Request(RequestError::MethodNotGet),
+        405,
+    );
     let http10 = String::from_utf8(request_with("", &[]))
         .unwrap()
         .replace("HTTP/1.1", "HTTP/1.0");
-    rejected(http10.as_bytes(), HandshakeError::HttpVersion, 505);
-    rejected(&request_with("Host", &[]), HandshakeError::MissingHost, 400);
+    rejected(
+        http10.as_bytes(),
+        HandshakeError::Request(RequestError::Header(HeaderError::HttpVersion)),
+        505,
+    );
+    rejected(
+        &request_with("Host", &[]),
+        HandshakeError::Request(RequestError::MissingHost),
+        400,
+    );
     let keep_alive = request_with("Connection", &["Connection: keep-alive, Upgrade"]);
     assert!(verdict(&keep_alive).is_ok());
     let not = request_with("Connection", &["Connection: NotUpgrade"]);
-    rejected(&not, HandshakeError::NoConnectionUpgrade, 400);
+    rejected(
+        &not,
+        HandshakeError::Request(RequestError::Header(HeaderError::NoConnectionUpgrade)),
+        400,
+    );
 }
 
 // ================================================================ 7. pipelined frames
@@ -918,19 +991,21 @@ fn c08_client_refuses_bad_101s_and_bounds_refusals() {
     let cases: Vec<(String, HandshakeError)> = vec![
         (
             ok.replace(ACCEPT, "AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
-            HandshakeError::WrongAccept,
+            HandshakeError::Response(ResponseError::WrongAccept),
         ),
         (
             ok.replace(&format!("Sec-WebSocket-Accept: {ACCEPT}\r\n"), ""),
-            HandshakeError::MissingAccept,
+            HandshakeError::Response(ResponseError::MissingAccept),
         ),
         (
             format!("{ok}Sec-WebSocket-Protocol: chat\r\n"),
-            HandshakeError::UnofferedProtocol("chat".into()),
+            HandshakeError::Response(ResponseError::UnofferedProtocol("chat".into())),
         ),
         (
             format!("{ok}Sec-WebSocket-Extensions: permessage-deflate\r\n"),
-            HandshakeError::UnofferedExtension("permessage-deflate".into()),
+            HandshakeError::Response(ResponseError::UnofferedExtension(
+                "permessage-deflate".into(),
+            )),
         ),
     ];
     for (head, error) in &cases {
@@ -963,7 +1038,7 @@ fn c08_client_refuses_bad_101s_and_bounds_refusals() {
             }
         });
         match error {
-            HandshakeError::Rejected { status, body, .. } => {
+            HandshakeError::Response(ResponseError::Rejected { status, body, .. }) => {
                 assert_eq!(status, 200);
                 assert_eq!(body.len(), 4 * KIB);
             }
@@ -973,8 +1048,18 @@ fn c08_client_refuses_bad_101s_and_bounds_refusals() {
     }
     // Endless headers: long lines hit the header block cap, short ones the count cap.
     for (filler, error) in [
-        (1000, HandshakeError::HeadersTooLarge { limit: 64 * KIB }),
-        (10, HandshakeError::TooManyHeaders { limit: 96 }),
+        (
+            1000,
+            HandshakeError::Response(ResponseError::Header(HeaderError::HeadersTooLarge {
+                limit: 64 * KIB,
+            })),
+        ),
+        (
+            10,
+            HandshakeError::Response(ResponseError::Header(HeaderError::TooManyHeaders {
+                limit: 96,
+            })),
+        ),
     ] {
         let mut client = client_hs(ClientOptions::new());
         let (result, peak) = peak_during(|| {
@@ -1000,15 +1085,15 @@ fn c08_client_refuses_bad_101s_and_bounds_refusals() {
     let wire: [(BadResponse, HandshakeError); 4] = [
         (
             |_| ok_101("AAAAAAAAAAAAAAAAAAAAAAAAAAA="),
-            HandshakeError::WrongAccept,
+            HandshakeError::Response(ResponseError::WrongAccept),
         ),
         (
             |_| ok_101("").replace("Sec-WebSocket-Accept: \r\n", ""),
-            HandshakeError::MissingAccept,
+            HandshakeError::Response(ResponseError::MissingAccept),
         ),
         (
             |accept| format!("{}Sec-WebSocket-Protocol: chat\r\n", ok_101(accept)),
-            HandshakeError::UnofferedProtocol("chat".into()),
+            HandshakeError::Response(ResponseError::UnofferedProtocol("chat".into())),
         ),
         (
             |accept| {
@@ -1017,7 +1102,7 @@ fn c08_client_refuses_bad_101s_and_bounds_refusals() {
                     ok_101(accept)
                 )
             },
-            HandshakeError::UnofferedExtension("x-unoffered".into()),
+            HandshakeError::Response(ResponseError::UnofferedExtension("x-unoffered".into())),
         ),
     ];
     for (head, error) in wire {
@@ -1047,9 +1132,11 @@ fn c08_client_refuses_bad_101s_and_bounds_refusals() {
         }
     });
     match ClientBuilder::new(format!("ws://{addr}/")).connect() {
-        Err(Error::Handshake(HandshakeError::Rejected {
-            status: 200, body, ..
-        })) => {
+        Err(Error::Handshake(HandshakeError::Response(ResponseError::Rejected {
+            status: 200,
+            body,
+            ..
+        }))) => {
             assert_eq!(body.len(), 4 * KIB);
         }
         other => panic!("{other:?}"),
@@ -1900,7 +1987,7 @@ fn c25_a_disconnect_mid_frame_is_a_clean_error() {
     let result = ClientBuilder::new(format!("ws://{addr}/")).connect();
     join(server);
     match result {
-        Err(Error::Handshake(HandshakeError::Truncated)) => {}
+        Err(Error::Handshake(HandshakeError::Response(ResponseError::Truncated))) => {}
         other => panic!("{other:?}"),
     }
 }

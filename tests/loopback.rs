@@ -12,7 +12,9 @@ use rfc6455::blocking::{
     self, Acceptor, ClientBuilder, Error, Keepalive, MaybeTlsStream, Message, Reader, Rejection,
     TimeoutControl, WebSocket, Writer,
 };
-use rfc6455::handshake::{Accept, HandshakeError, accept_key};
+use rfc6455::handshake::{
+    Accept, HandshakeError, OptionsError, RequestError, ResponseError, accept_key,
+};
 use rfc6455::mask::apply_mask;
 use rfc6455::{CloseCode, Config, Connection, MessageKind, ProtocolError, SendError};
 
@@ -749,7 +751,7 @@ fn client_receives_masked_frame_fails_with_1002_on_the_wire() {
 #[test]
 fn rejected_handshake_reports_status_and_body_to_client() {
     let (addr, server) = spawn_server(|stream| {
-        blocking::accept_with(stream, |_| Err(Rejection::new(403).body("nope")))
+        blocking::accept_with(stream, |_| Err(Rejection::forbidden().body("nope")))
     });
     let result = client(addr).connect();
     let server_result = join(server);
@@ -757,7 +759,12 @@ fn rejected_handshake_reports_status_and_body_to_client() {
         matches!(server_result, Err(Error::Refused(403))),
         "{server_result:?}"
     );
-    let Err(Error::Handshake(HandshakeError::Rejected { status, body, .. })) = result else {
+    let Err(Error::Handshake(HandshakeError::Response(ResponseError::Rejected {
+        status,
+        body,
+        ..
+    }))) = result
+    else {
         panic!("expected a Rejected handshake error, got {result:?}");
     };
     assert_eq!(status, 403);
@@ -802,7 +809,7 @@ fn server_selecting_unoffered_subprotocol_fails_locally() {
     assert!(
         matches!(
             &server_result,
-            Err(Error::Handshake(HandshakeError::ProtocolNotOffered(p))) if p == "mqtt"
+            Err(Error::Handshake(HandshakeError::Options(OptionsError::ProtocolNotOffered(p)))) if p == "mqtt"
         ),
         "{server_result:?}"
     );
@@ -810,7 +817,8 @@ fn server_selecting_unoffered_subprotocol_fails_locally() {
         matches!(
             result,
             Err(Error::Handshake(
-                HandshakeError::Truncated | HandshakeError::Rejected { .. }
+                HandshakeError::Response(ResponseError::Truncated)
+                    | HandshakeError::Response(ResponseError::Rejected { .. })
             ))
         ),
         "the client must not connect: {result:?}"
@@ -1784,7 +1792,7 @@ fn plain_server_given_a_tls_client_hello_fails_at_once() {
     let Err(Error::Handshake(e)) = &result else {
         panic!("{result:?}")
     };
-    assert_eq!(*e, HandshakeError::NotHttp(0x16));
+    assert_eq!(*e, HandshakeError::Request(RequestError::NotHttp(0x16)));
     assert_eq!(e.status(), Some(400));
     let text = result.as_ref().map(drop).unwrap_err().to_string();
     assert!(text.contains("TLS"), "{text}");

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 
 use rfc6455::frame::{Decoded, FrameHeader, MAX_HEADER_LEN, OpCode};
 use rfc6455::handshake::{
-    Accept, ClientHandshake, ClientOptions, Limits, ServerHandshake, Url, reject,
+    Accept, ClientHandshake, ClientOptions, Limits, Rejection, ResponseError, ServerHandshake, Url,
 };
 use rfc6455::mask::{apply_mask, apply_mask_bytewise, extend_masked};
 use rfc6455::{CloseCode, Config, Connection, Event, MessageKind, ProtocolError, Role};
@@ -394,9 +394,13 @@ proptest! {
         // And a refusal built by `reject` is reported with its status and body.
         let mut client = ClientHandshake::new(&url, &options, key).unwrap();
         let status = 400 + (chunk as u16 % 100);
-        let refusal = reject(status, &[("X-Why", "because")], b"no thanks");
+        let refusal = Rejection::new(status)
+            .unwrap()
+            .header("X-Why", "because")
+            .body("no thanks")
+            .response();
         match client.recv(&refusal) {
-            Err(rfc6455::handshake::HandshakeError::Rejected { status: s, body, .. }) => {
+            Err(rfc6455::handshake::HandshakeError::Response(ResponseError::Rejected { status: s, body, .. })) => {
                 prop_assert_eq!(s, status);
                 prop_assert_eq!(body, b"no thanks".to_vec());
             }

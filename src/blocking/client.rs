@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use super::server::{deadline_after, read_handshake};
 use super::timers::{Keepalive, TimeoutControl};
 use super::{Error, MaybeTlsStream, WebSocket};
+use crate::Config;
 use crate::handshake::{ClientHandshake, ClientOptions, Response, Url};
-use crate::{Config, Connection, Role};
 
 /// The default limit on the whole opening handshake, connection included.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -342,8 +342,8 @@ impl ClientBuilder {
         #[allow(unused_mut)]
         let mut options = self.options.clone();
         #[cfg(feature = "deflate")]
-        if let Some(config) = &self.deflate {
-            options = options.extension(crate::deflate::client_offer(config)?);
+        {
+            options.deflate = self.deflate.clone();
         }
         let mut handshake = ClientHandshake::with_random_key(url, &options)?;
         stream.write_all(handshake.request())?;
@@ -358,22 +358,7 @@ impl ClientBuilder {
             control(&stream, None)?;
         }
         let protocol = response.protocol().map(String::from);
-        let mut conn = Connection::new(Role::Client, self.config.clone());
-        #[cfg(feature = "deflate")]
-        if let Some(config) = &self.deflate {
-            use crate::deflate::{EXTENSION_NAME, NegotiationError, client_accept};
-            let mut answers = response
-                .extensions()
-                .iter()
-                .filter(|e| e.name == EXTENSION_NAME);
-            if let Some(answer) = answers.next() {
-                if answers.next().is_some() {
-                    return Err(Error::Deflate(NegotiationError::Repeated));
-                }
-                conn.enable_deflate(client_accept(config, answer)?);
-            }
-        }
-        conn.recv(&response.take_leftover());
+        let conn = response.take_connection(self.config.clone());
         let mut ws = WebSocket::from_connection(stream, conn);
         if let Some(control) = control {
             ws = ws.with_timeout_control(control);

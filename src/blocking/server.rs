@@ -1,57 +1,22 @@
 //! The blocking server side: accept a `TcpStream` (or any stream), optionally deciding on the
 //! request in a callback.
 
-use alloc::string::String;
-use alloc::vec::Vec;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::timers::{Keepalive, TimeoutControl};
 use super::{Error, WebSocket, is_timeout};
-use crate::handshake::{Accept, Limits, Request, ServerHandshake, reject};
-use crate::{Config, Connection, Role};
+use crate::Config;
+use crate::handshake::reject::refusal;
+use crate::handshake::{Accept, Limits, Request, ServerHandshake};
 
 /// The default limit on the whole opening handshake, so a slowloris client cannot hold a
 /// thread.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A refusal of the opening handshake: any status, headers and body.
-///
-/// ```
-/// use rfc6455::blocking::Rejection;
-/// let no = Rejection::new(403).header("X-Reason", "origin").body("forbidden origin");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use]
-pub struct Rejection {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Rejection {
-    /// A refusal with this HTTP status (for example 401, 403 or 404).
-    pub fn new(status: u16) -> Rejection {
-        Rejection {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-
-    /// Adds a response header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Rejection {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the response body.
-    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Rejection {
-        self.body = body.into();
-        self
-    }
-}
+/// A refusal of the opening handshake, now built and checked by the handshake module.
+pub use crate::handshake::Rejection;
 
 /// Accepts a WebSocket connection on a TCP stream with the default settings.
 ///
@@ -87,7 +52,7 @@ pub fn accept(stream: TcpStream) -> Result<WebSocket<TcpStream>, Error> {
 /// # let stream = std::net::TcpStream::connect("127.0.0.1:9002")?;
 /// let ws = accept_with(stream, |request| {
 ///     if request.origin() != Some("https://example.com") {
-///         return Err(Rejection::new(403).body("forbidden origin"));
+///         return Err(Rejection::forbidden().body("forbidden origin"));
 ///     }
 ///     let mut accept = Accept::default();
 ///     accept.protocol = request.protocols().iter().find(|p| *p == "chat").cloned();
@@ -332,7 +297,7 @@ impl Acceptor {
             ))),
         };
         let timeout = self.handshake_timeout;
-        let mut request = match read_handshake(&mut stream, control, deadline, timeout, read) {
+        let request = match read_handshake(&mut stream, control, deadline, timeout, read) {
             Ok(request) => request,
             Err(Error::Handshake(e)) => {
                 if let Some(response) = e.response() {
@@ -346,33 +311,21 @@ impl Acceptor {
         let mut answer = match decide(&request) {
             Ok(accept) => accept,
             Err(no) => {
-                let headers: Vec<(&str, &str)> = no
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
-                stream.write_all(&reject(no.status, &headers, &no.body))?;
+                stream.write_all(&no.response())?;
                 stream.flush()?;
-                return Err(Error::Refused(no.status));
+                return Err(Error::Refused(no.status()));
             }
         };
         #[cfg(feature = "deflate")]
-        let negotiated = match &self.deflate {
-            Some(config) => match crate::deflate::server_accept(config, request.extensions())? {
-                Some((negotiated, reply)) => {
-                    answer.extensions.push(reply);
-                    Some(negotiated)
-                }
-                None => None,
-            },
-            None => None,
-        };
-        let response = match request.accept(&answer) {
-            Ok(response) => response,
+        if answer.deflate.is_none() {
+            answer.deflate = self.deflate.clone();
+        }
+        let (response, conn) = match request.accept_connection(&answer, self.config.clone()) {
+            Ok(accepted) => accepted,
             Err(e) => {
-                // The application chose something the client did not offer: a server error.
+                // The application's answer cannot be sent as is: a server error.
                 let _ = stream
-                    .write_all(&reject(500, &[], b""))
+                    .write_all(&refusal(500, &[], b""))
                     .and_then(|()| stream.flush());
                 return Err(Error::Handshake(e));
             }
@@ -382,12 +335,6 @@ impl Acceptor {
         if let Some(control) = control {
             control(&stream, None)?;
         }
-        let mut conn = Connection::new(Role::Server, self.config.clone());
-        #[cfg(feature = "deflate")]
-        if let Some(negotiated) = negotiated {
-            conn.enable_deflate(negotiated);
-        }
-        conn.recv(&request.take_leftover());
         let mut ws = WebSocket::from_connection(stream, conn);
         if let Some(control) = control {
             ws = ws.with_timeout_control(control);

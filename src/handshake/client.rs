@@ -4,8 +4,9 @@
 use alloc::{format, string::String, vec::Vec};
 
 use super::{
-    BASE64, Extension, Fields, HandshakeError, Head, Limits, Url, accept_key, extension_names,
-    extensions, has_token, owned, parsed, protocols, push_headers, single, token, values,
+    BASE64, Extension, Fields, HandshakeError, Head, HeaderError, Limits, OptionsError,
+    ResponseError, Url, accept_key, extension_names, extensions, has_token, owned, parsed,
+    protocols, push_headers, single, token, values,
 };
 use base64::Engine as _;
 
@@ -35,6 +36,11 @@ pub struct ClientOptions {
     pub headers: Vec<(String, String)>,
     /// Bounds on the response. Default: [`Limits::default`].
     pub limits: Limits,
+    /// permessage-deflate to offer with these settings, after [`extensions`](Self::extensions);
+    /// the server's answer is checked by [`ClientHandshake::recv`] and run by
+    /// [`Response::into_connection`]. Default: none (feature `deflate`).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl ClientOptions {
@@ -71,14 +77,22 @@ impl ClientOptions {
         self.limits = limits;
         self
     }
+
+    /// Offers permessage-deflate with `config` (`None`: no offer).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn deflate(mut self, config: Option<crate::deflate::DeflateConfig>) -> ClientOptions {
+        self.deflate = config;
+        self
+    }
 }
 
 /// A client's opening handshake: the request to write, and the validation of the response.
 ///
 /// Write [`request`](Self::request), then feed every byte read to [`recv`](Self::recv) until it
 /// returns the [`Response`] or an error; at end of stream call [`recv_eof`](Self::recv_eof).
-/// Bytes after the response's header block are WebSocket frames:
-/// [`Response::into_leftover`] hands them to the connection.
+/// [`Response::into_connection`] then gives the connection, with what was negotiated and the
+/// bytes that followed the response's header block (already WebSocket frames).
 ///
 /// A full round trip in memory:
 ///
@@ -107,6 +121,8 @@ pub struct ClientHandshake {
     extensions: Vec<String>,
     limits: Limits,
     state: State,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 #[derive(Debug)]
@@ -133,11 +149,12 @@ impl Refusal {
             body,
             ..
         } = self;
-        HandshakeError::Rejected {
+        ResponseError::Rejected {
             status,
             headers,
             body,
         }
+        .into()
     }
 }
 
@@ -148,8 +165,10 @@ impl ClientHandshake {
     /// [`with_random_key`](Self::with_random_key) takes care of.
     ///
     /// # Errors
-    /// [`InvalidOption`](HandshakeError::InvalidOption) if a subprotocol is not a token or is
-    /// repeated, an extension offer does not parse, or an extra header cannot be written as is.
+    /// [`HandshakeError::Options`]: [`Invalid`](OptionsError::Invalid) if a subprotocol is not
+    /// a token or is repeated, an extension offer does not parse or offers permessage-deflate
+    /// beside [`ClientOptions::deflate`], or an extra header cannot be written as is;
+    /// `Deflate` for a `DeflateConfig` out of range.
     pub fn new(
         url: &Url,
         options: &ClientOptions,
@@ -158,12 +177,29 @@ impl ClientHandshake {
         let protocols = &options.protocols;
         for (i, p) in protocols.iter().enumerate() {
             if token(p.as_bytes()).is_none() || protocols.iter().take(i).any(|q| q == p) {
-                return Err(HandshakeError::InvalidOption(
+                return Err(OptionsError::Invalid(
                     "a subprotocol is not a token, or is offered twice",
-                ));
+                )
+                .into());
             }
         }
-        let extensions = extension_names(&options.extensions)?;
+        #[allow(unused_mut)]
+        let mut offers = options.extensions.clone();
+        #[allow(unused_mut)]
+        let mut extensions = extension_names(&offers)?;
+        #[cfg(feature = "deflate")]
+        if let Some(config) = &options.deflate {
+            use crate::deflate::{EXTENSION_NAME, client_offer};
+            if extensions.iter().any(|e| e == EXTENSION_NAME) {
+                return Err(OptionsError::Invalid(
+                    "permessage-deflate is offered both in ClientOptions::extensions and \
+                     through ClientOptions::deflate; keep ClientOptions::deflate only",
+                )
+                .into());
+            }
+            offers.push(client_offer(config).map_err(OptionsError::Deflate)?);
+            extensions.push(EXTENSION_NAME.into());
+        }
         let key = BASE64.encode(key);
         let mut request = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -177,8 +213,8 @@ impl ClientHandshake {
                 protocols.join(", ")
             ));
         }
-        if !options.extensions.is_empty() {
-            let offers = options.extensions.join(", ");
+        if !offers.is_empty() {
+            let offers = offers.join(", ");
             request.push_str(&format!("Sec-WebSocket-Extensions: {offers}\r\n"));
         }
         push_headers(&mut request, &options.headers)?;
@@ -190,6 +226,8 @@ impl ClientHandshake {
             extensions,
             limits: options.limits.clone(),
             state: State::Head(Head::default()),
+            #[cfg(feature = "deflate")]
+            deflate: options.deflate.clone(),
         })
     }
 
@@ -219,25 +257,27 @@ impl ClientHandshake {
     /// Feeds bytes read from the server, in any chunking.
     ///
     /// `Ok(None)`: more bytes are needed. `Ok(Some(response))`: a 101 that passed every check of
-    /// [RFC 6455 section 4.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.1); bytes after
-    /// it are in [`Response::leftover`].
+    /// [RFC 6455 section 4.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.1) (and, when
+    /// [`ClientOptions::deflate`] was offered, of RFC 7692); bytes after it are in
+    /// [`Response::leftover`].
     ///
     /// # Errors
-    /// - [`Rejected`](HandshakeError::Rejected) for any other status, once its body is complete:
+    /// [`HandshakeError::Response`] with:
+    /// - [`Rejected`](ResponseError::Rejected) for any other status, once its body is complete:
     ///   `Content-Length` bytes, or `max_body_bytes` if that is less or no length is given.
     ///   Nothing beyond `max_body_bytes` is kept.
-    /// - A limit or syntax error of the header block, such as
-    ///   [`HeadersTooLarge`](HandshakeError::HeadersTooLarge) or
-    ///   [`Malformed`](HandshakeError::Malformed).
-    /// - A 101 that is not HTTP/1.1 ([`HttpVersion`](HandshakeError::HttpVersion)), lacks
-    ///   `Upgrade: websocket` or `Connection: Upgrade`, has a missing or wrong
-    ///   `Sec-WebSocket-Accept`, selects a subprotocol we did not offer or more than one, or
-    ///   accepts an extension we did not offer (names compared exactly).
-    /// - [`Finished`](HandshakeError::Finished) once a response or an error was returned.
+    /// - [`Header`](ResponseError::Header): a limit or syntax error of the header block, such
+    ///   as [`HeadersTooLarge`](HeaderError::HeadersTooLarge), or a 101 that is not HTTP/1.1 or
+    ///   lacks `Upgrade: websocket` or `Connection: Upgrade`.
+    /// - A missing or wrong `Sec-WebSocket-Accept`, a subprotocol we did not offer or more
+    ///   than one, an extension we did not offer (names compared exactly), or a
+    ///   permessage-deflate answer that breaks RFC 7692 or our offer (`Deflate`).
+    ///
+    /// [`Finished`](HandshakeError::Finished) once a response or an error was returned.
     pub fn recv(&mut self, data: &[u8]) -> Result<Option<Response>, HandshakeError> {
         match core::mem::replace(&mut self.state, State::Done) {
             State::Done => Err(HandshakeError::Finished),
-            State::Head(mut head) => match head.feed(data, &self.limits)? {
+            State::Head(mut head) => match head.feed(data, &self.limits).map_err(header)? {
                 None => {
                     self.state = State::Head(head);
                     Ok(None)
@@ -249,13 +289,13 @@ impl ClientHandshake {
     }
 
     /// Reports the end of the stream, and returns the error to report:
-    /// [`Truncated`](HandshakeError::Truncated) in the middle of the header block, or
-    /// [`Rejected`](HandshakeError::Rejected) with the body received so far in the middle of a
+    /// [`Truncated`](ResponseError::Truncated) in the middle of the header block, or
+    /// [`Rejected`](ResponseError::Rejected) with the body received so far in the middle of a
     /// refusal's body ([`Finished`](HandshakeError::Finished) after the handshake ended).
     #[must_use]
     pub fn recv_eof(&mut self) -> HandshakeError {
         match core::mem::replace(&mut self.state, State::Done) {
-            State::Head(_) => HandshakeError::Truncated,
+            State::Head(_) => ResponseError::Truncated.into(),
             State::Body(refusal) => refusal.into_error(),
             State::Done => HandshakeError::Finished,
         }
@@ -264,7 +304,7 @@ impl ClientHandshake {
     fn recv_head(&mut self, head: &Head, rest: &[u8]) -> Result<Option<Response>, HandshakeError> {
         let mut slots = head.header_slots();
         let mut response = httparse::Response::new(&mut slots);
-        parsed(response.parse(&head.buf), head.buf.len())?;
+        parsed(response.parse(&head.buf), head.buf.len()).map_err(header)?;
         let headers = owned(response.headers);
         let status = response.code.unwrap_or_default();
         if status != 101 {
@@ -281,41 +321,60 @@ impl ClientHandshake {
             };
             return self.recv_body(refusal, rest);
         }
-        if response.version != Some(1) {
-            return Err(HandshakeError::HttpVersion);
+        self.check_101(response.version, headers, rest)
+            .map(Some)
+            .map_err(HandshakeError::Response)
+    }
+
+    /// The checks of a 101 response, in the order of RFC 6455 section 4.1.
+    fn check_101(
+        &self,
+        version: Option<u8>,
+        headers: Fields,
+        rest: &[u8],
+    ) -> Result<Response, ResponseError> {
+        if version != Some(1) {
+            return Err(ResponseError::Header(HeaderError::HttpVersion));
         }
         if !has_token(&headers, "Upgrade", "websocket") {
-            return Err(HandshakeError::NoUpgradeWebsocket);
+            return Err(ResponseError::Header(HeaderError::NoUpgradeWebsocket));
         }
         if !has_token(&headers, "Connection", "upgrade") {
-            return Err(HandshakeError::NoConnectionUpgrade);
+            return Err(ResponseError::Header(HeaderError::NoConnectionUpgrade));
         }
         match single(&headers, "Sec-WebSocket-Accept") {
             Ok(accept) if accept == self.accept => {}
-            Err(0) => return Err(HandshakeError::MissingAccept),
-            _ => return Err(HandshakeError::WrongAccept),
+            Err(0) => return Err(ResponseError::MissingAccept),
+            _ => return Err(ResponseError::WrongAccept),
         }
-        let mut selected = protocols(&headers)?;
+        let mut selected = protocols(&headers).map_err(ResponseError::Header)?;
         if selected.len() > 1 {
-            return Err(HandshakeError::MultipleProtocols);
+            return Err(ResponseError::MultipleProtocols);
         }
         let protocol = selected.pop();
         if let Some(p) = protocol.as_ref().filter(|p| !self.protocols.contains(p)) {
-            return Err(HandshakeError::UnofferedProtocol(p.clone()));
+            return Err(ResponseError::UnofferedProtocol(p.clone()));
         }
-        let extensions = extensions(&headers)?;
+        let extensions = extensions(&headers).map_err(ResponseError::Header)?;
         if let Some(e) = extensions
             .iter()
             .find(|e| !self.extensions.contains(&e.name))
         {
-            return Err(HandshakeError::UnofferedExtension(e.name.clone()));
+            return Err(ResponseError::UnofferedExtension(e.name.clone()));
         }
-        Ok(Some(Response {
+        #[cfg(feature = "deflate")]
+        let deflate = match &self.deflate {
+            Some(config) => client_deflate(config, &extensions)?,
+            None => None,
+        };
+        Ok(Response {
             headers,
             protocol,
             extensions,
             leftover: rest.to_vec(),
-        }))
+            #[cfg(feature = "deflate")]
+            deflate,
+        })
     }
 
     /// Keeps the part of `data` that fits in the refusal's body; fails once it is complete.
@@ -339,6 +398,30 @@ impl ClientHandshake {
     }
 }
 
+fn header(e: HeaderError) -> HandshakeError {
+    HandshakeError::Response(ResponseError::Header(e))
+}
+
+/// What the server's answers make of our permessage-deflate offer from `config`: `None` if
+/// it did not accept it.
+#[cfg(feature = "deflate")]
+fn client_deflate(
+    config: &crate::deflate::DeflateConfig,
+    answers: &[Extension],
+) -> Result<Option<crate::deflate::Negotiated>, ResponseError> {
+    use crate::deflate::{EXTENSION_NAME, NegotiationError, client_accept};
+    let mut answers = answers.iter().filter(|e| e.name == EXTENSION_NAME);
+    let Some(answer) = answers.next() else {
+        return Ok(None);
+    };
+    if answers.next().is_some() {
+        return Err(ResponseError::Deflate(NegotiationError::Repeated));
+    }
+    client_accept(config, answer)
+        .map(Some)
+        .map_err(ResponseError::Deflate)
+}
+
 /// The first `Content-Length`, if it is a number (saturated to `usize::MAX`).
 fn content_length(headers: &[(String, Vec<u8>)]) -> Option<usize> {
     let value = values(headers, "Content-Length").next()?;
@@ -359,6 +442,8 @@ pub struct Response {
     protocol: Option<String>,
     extensions: Vec<Extension>,
     leftover: Vec<u8>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::Negotiated>,
 }
 
 impl Response {
@@ -404,9 +489,36 @@ impl Response {
         self.leftover
     }
 
-    /// Takes the bytes received after the header block, keeping the rest of the response.
+    /// How our compressor runs, if the server accepted our permessage-deflate offer
+    /// ([`ClientOptions::deflate`]).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn deflate(&self) -> Option<crate::deflate::Negotiated> {
+        self.deflate
+    }
+
+    /// The client's connection: `config`, the permessage-deflate that was agreed, and the
+    /// bytes received after the header block, ready as its first input. Read
+    /// [`protocol`](Self::protocol) and the headers first if they are needed.
+    ///
+    /// Extensions offered as raw [`ClientOptions::extensions`] are not run by the
+    /// connection; only [`ClientOptions::deflate`] is.
     #[cfg(feature = "std")]
-    pub(crate) fn take_leftover(&mut self) -> Vec<u8> {
-        core::mem::take(&mut self.leftover)
+    #[must_use]
+    pub fn into_connection(mut self, config: crate::Config) -> crate::Connection {
+        self.take_connection(config)
+    }
+
+    /// [`into_connection`](Self::into_connection), keeping the response (without its
+    /// leftover bytes, which the connection now holds).
+    #[cfg(feature = "std")]
+    pub(crate) fn take_connection(&mut self, config: crate::Config) -> crate::Connection {
+        let mut conn = crate::Connection::new(crate::Role::Client, config);
+        #[cfg(feature = "deflate")]
+        if let Some(negotiated) = self.deflate {
+            conn.enable_deflate(negotiated);
+        }
+        conn.recv(&core::mem::take(&mut self.leftover));
+        conn
     }
 }

@@ -1,23 +1,48 @@
-//! The one error type of the handshake, grouped by who caused it.
+//! The handshake's errors, nested by who caused them: our URL and options, the client's
+//! request, the server's response.
 
 use alloc::{format, string::String, vec::Vec};
 use core::fmt;
 
-/// Why a handshake failed, on either side.
+/// Why a handshake failed, on either side, grouped by cause.
 ///
-/// The variants are grouped by cause: a bad [`Url`](super::Url) or option given locally, misuse
-/// of the API, a peer's header block that breaks HTTP or a [`Limits`](super::Limits) bound
-/// (either side), a client's request that breaks
-/// [RFC 6455 section 4.2.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1), and a
-/// server's response that breaks
-/// [section 4.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.1) or refuses the upgrade.
+/// - [`Options`](Self::Options): a bad [`Url`](super::Url), option or answer given locally;
+///   fix the calling code.
+/// - [`Request`](Self::Request): the client's request, found by a server. A server answers it
+///   with [`response`](Self::response) and closes the connection.
+/// - [`Response`](Self::Response): the server's response, found by a client, including a
+///   refusal ([`ResponseError::Rejected`]).
 ///
-/// A server answers a failed request with [`response`](HandshakeError::response) and closes
-/// the connection.
+/// ```
+/// use rfc6455::handshake::{HandshakeError, Limits, RequestError, ServerHandshake};
+/// let mut server = ServerHandshake::new(Limits::default());
+/// let err = server.recv(b"POST / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap_err();
+/// assert_eq!(err, HandshakeError::Request(RequestError::MethodNotGet));
+/// assert_eq!(err.status(), Some(405));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandshakeError {
-    // ---- Local: URL, options, API misuse.
+    /// A URL, option or answer given locally cannot be used.
+    Options(OptionsError),
+    /// The client's request breaks
+    /// [RFC 6455 section 4.2.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1) or a
+    /// [`Limits`](super::Limits) bound.
+    Request(RequestError),
+    /// The server's response breaks
+    /// [RFC 6455 section 4.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.1) or a
+    /// [`Limits`](super::Limits) bound, or refuses the upgrade.
+    Response(ResponseError),
+    /// The operating system's random number generator failed to produce a key.
+    Rng,
+    /// `recv` was called after the handshake had already succeeded or failed.
+    Finished,
+}
+
+/// A URL, option or answer given locally that cannot be used: the calling code must change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OptionsError {
     /// The URL scheme is not `ws` or `wss`.
     UrlScheme,
     /// The URL has no host, or its host is not a DNS name, IPv4 address or `[IPv6]` literal.
@@ -33,20 +58,29 @@ pub enum HandshakeError {
     UrlCharacter,
     /// A [`ClientOptions`](super::ClientOptions) or [`Accept`](super::Accept) value cannot be
     /// sent; the text says which.
-    InvalidOption(&'static str),
-    /// [`Request::accept`](super::Request::accept) was asked for a subprotocol the client did
-    /// not offer.
+    Invalid(&'static str),
+    /// The [`Accept`](super::Accept) selects a subprotocol the client did not offer.
     ProtocolNotOffered(String),
-    /// [`Request::accept`](super::Request::accept) was asked for an extension the client did not
-    /// offer.
+    /// The [`Accept`](super::Accept) answers an extension the client did not offer.
     ExtensionNotOffered(String),
-    /// The operating system's random number generator failed to produce a key.
-    Rng,
-    /// `recv` was called after the handshake had already succeeded or failed.
-    Finished,
+    /// The [`Accept`](super::Accept) answers an extension that the connection made by
+    /// [`Request::accept_connection`](super::Request::accept_connection) would not run: the
+    /// client would believe it is in use. Extensions the connection runs are negotiated by
+    /// the handshake itself (permessage-deflate: [`Accept::deflate`](super::Accept)).
+    ExtensionNotRun(String),
+    /// A [`Rejection`](super::Rejection) status that is not a refusal: only 300..=599 are.
+    RefusalStatus(u16),
+    /// The permessage-deflate configuration holds a value out of range.
+    #[cfg(feature = "deflate")]
+    Deflate(crate::deflate::NegotiationError),
+}
 
-    // ---- The peer's header block, on either side.
-    /// The request line (or, for a client, the status line) is longer than `max_line_bytes`.
+/// A header block that breaks HTTP/1.1, a [`Limits`](super::Limits) bound or the upgrade
+/// headers both sides send: found in a request by a server, or in a response by a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// The request line (or status line) is longer than `max_line_bytes`.
     StartLineTooLong {
         /// [`Limits::max_line_bytes`](super::Limits::max_line_bytes).
         limit: usize,
@@ -79,8 +113,14 @@ pub enum HandshakeError {
     /// A `Sec-WebSocket-Extensions` header does not follow
     /// [RFC 6455 section 9.1](https://www.rfc-editor.org/rfc/rfc6455#section-9.1).
     InvalidExtensionHeader,
+}
 
-    // ---- The client's request, found by the server.
+/// What is wrong with a client's request, as a server finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The header block breaks HTTP/1.1, a limit or the upgrade headers.
+    Header(HeaderError),
     /// The stream's first byte cannot begin an HTTP request: it is neither a token character
     /// (a method's first) nor the CR or LF of an empty line. The client is not speaking HTTP;
     /// this is reported at that byte, without waiting for more. `0x16` begins a TLS
@@ -102,8 +142,14 @@ pub enum HandshakeError {
     MissingVersion,
     /// `Sec-WebSocket-Version` is not exactly one `13`.
     UnsupportedVersion,
+}
 
-    // ---- The server's response, found by the client.
+/// What is wrong with a server's response, as a client finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseError {
+    /// The header block breaks HTTP/1.1, a limit or the upgrade headers.
+    Header(HeaderError),
     /// The server answered with a status other than 101.
     Rejected {
         /// The response's status code.
@@ -124,6 +170,9 @@ pub enum HandshakeError {
     MultipleProtocols,
     /// The server accepted an extension the client did not offer.
     UnofferedExtension(String),
+    /// The server's permessage-deflate answer cannot be accepted.
+    #[cfg(feature = "deflate")]
+    Deflate(crate::deflate::NegotiationError),
     /// The stream ended before the response's header block did.
     Truncated,
 }
@@ -133,31 +182,13 @@ impl HandshakeError {
     /// method other than GET, 414 for a long request line, 426 for a missing or unsupported
     /// version, 431 for the other header limits, 505 for HTTP/1.0.
     ///
-    /// `None` for errors that only a client or the local side can have (URL, options, the
-    /// server's response). The header-block errors can also come from a client parsing a
-    /// response; the status is then simply not used.
+    /// `None` unless the error is the request's ([`Request`](Self::Request)).
     #[must_use]
     pub fn status(&self) -> Option<u16> {
-        use HandshakeError::*;
-        Some(match self {
-            MethodNotGet => 405,
-            StartLineTooLong { .. } => 414,
-            MissingVersion | UnsupportedVersion => 426,
-            HeaderLineTooLong { .. } | HeadersTooLarge { .. } | TooManyHeaders { .. } => 431,
-            HttpVersion | Malformed(httparse::Error::Version) => 505,
-            Malformed(_)
-            | NotHttp(_)
-            | NoUpgradeWebsocket
-            | NoConnectionUpgrade
-            | InvalidProtocolHeader
-            | InvalidExtensionHeader
-            | MissingHost
-            | DuplicateHost
-            | MissingKey
-            | DuplicateKey
-            | InvalidKey => 400,
-            _ => return None,
-        })
+        match self {
+            HandshakeError::Request(e) => Some(e.status()),
+            _ => None,
+        }
     }
 
     /// A complete HTTP/1.1 response for a server to write before closing the connection:
@@ -189,7 +220,7 @@ impl HandshakeError {
             ],
             _ => &[TEXT],
         };
-        Some(super::reject(
+        Some(super::reject::refusal(
             status,
             headers,
             format!("{self}\n").as_bytes(),
@@ -197,9 +228,61 @@ impl HandshakeError {
     }
 }
 
+impl RequestError {
+    /// The status a server answers this request with (see [`HandshakeError::status`]).
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        use HeaderError::*;
+        match self {
+            RequestError::MethodNotGet => 405,
+            RequestError::Header(StartLineTooLong { .. }) => 414,
+            RequestError::MissingVersion | RequestError::UnsupportedVersion => 426,
+            RequestError::Header(
+                HeaderLineTooLong { .. } | HeadersTooLarge { .. } | TooManyHeaders { .. },
+            ) => 431,
+            RequestError::Header(HttpVersion | Malformed(httparse::Error::Version)) => 505,
+            _ => 400,
+        }
+    }
+}
+
+impl From<OptionsError> for HandshakeError {
+    fn from(e: OptionsError) -> HandshakeError {
+        HandshakeError::Options(e)
+    }
+}
+
+impl From<RequestError> for HandshakeError {
+    fn from(e: RequestError) -> HandshakeError {
+        HandshakeError::Request(e)
+    }
+}
+
+impl From<ResponseError> for HandshakeError {
+    fn from(e: ResponseError) -> HandshakeError {
+        HandshakeError::Response(e)
+    }
+}
+
 impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use HandshakeError::*;
+        match self {
+            HandshakeError::Options(e) => write!(f, "{e}"),
+            HandshakeError::Request(e) => write!(f, "bad request from the client: {e}"),
+            HandshakeError::Response(e) => write!(f, "bad response from the server: {e}"),
+            HandshakeError::Rng => {
+                f.write_str("the OS random number generator failed; retry, or pass your own key")
+            }
+            HandshakeError::Finished => {
+                f.write_str("the handshake already finished; hand later bytes to the connection")
+            }
+        }
+    }
+}
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use OptionsError::*;
         let text = match self {
             UrlScheme => "URL scheme must be ws:// or wss://",
             UrlHost => "URL host is missing or not a DNS name, IPv4 or [IPv6] address",
@@ -207,37 +290,77 @@ impl fmt::Display for HandshakeError {
             UrlFragment => "URL has a #fragment, which WebSocket URLs must not have; remove it",
             UrlUserinfo => "URL userinfo (user@) is not supported; send credentials in a header",
             UrlCharacter => "URL has a space, control or non-ASCII byte; percent-encode it",
-            InvalidOption(what) => return write!(f, "invalid handshake option: {what}"),
+            Invalid(what) => return write!(f, "invalid handshake option: {what}"),
             ProtocolNotOffered(p) => {
-                return write!(f, "the client did not offer subprotocol {p:?}");
-            }
-            ExtensionNotOffered(e) => return write!(f, "the client did not offer extension {e:?}"),
-            Rng => "the OS random number generator failed; retry, or pass your own key",
-            Finished => "the handshake already finished; hand later bytes to the connection",
-            StartLineTooLong { limit } => {
                 return write!(
                     f,
-                    "request or status line over {limit} bytes (Limits::max_line_bytes)"
+                    "the answer selects subprotocol {p:?}, which the client did not offer; \
+                     choose one of Request::protocols or none"
                 );
             }
+            ExtensionNotOffered(e) => {
+                return write!(
+                    f,
+                    "the answer accepts extension {e:?}, which the client did not offer; \
+                     answer only extensions in Request::extensions"
+                );
+            }
+            ExtensionNotRun(e) => {
+                return write!(
+                    f,
+                    "the answer accepts extension {e:?}, which the connection would not run, \
+                     so the client would be misled; remove it from Accept::extensions (for \
+                     permessage-deflate, set Accept::deflate instead)"
+                );
+            }
+            RefusalStatus(s) => {
+                return write!(
+                    f,
+                    "status {s} is not a refusal; refuse a handshake with a 3xx, 4xx or 5xx status"
+                );
+            }
+            #[cfg(feature = "deflate")]
+            Deflate(e) => return write!(f, "invalid permessage-deflate settings: {e}"),
+        };
+        f.write_str(text)
+    }
+}
+
+impl fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use HeaderError::*;
+        match self {
+            StartLineTooLong { limit } => write!(
+                f,
+                "request or status line over {limit} bytes (Limits::max_line_bytes)"
+            ),
             HeaderLineTooLong { limit } => {
-                return write!(f, "header line over {limit} bytes (Limits::max_line_bytes)");
+                write!(f, "header line over {limit} bytes (Limits::max_line_bytes)")
             }
-            HeadersTooLarge { limit } => {
-                return write!(
-                    f,
-                    "header block over {limit} bytes (Limits::max_header_bytes)"
-                );
-            }
+            HeadersTooLarge { limit } => write!(
+                f,
+                "header block over {limit} bytes (Limits::max_header_bytes)"
+            ),
             TooManyHeaders { limit } => {
-                return write!(f, "more than {limit} header lines (Limits::max_headers)");
+                write!(f, "more than {limit} header lines (Limits::max_headers)")
             }
-            Malformed(e) => return write!(f, "malformed HTTP header block: {e}"),
-            HttpVersion => "HTTP/1.0 cannot carry a WebSocket handshake; use HTTP/1.1",
-            NoUpgradeWebsocket => "no Upgrade header with the token websocket",
-            NoConnectionUpgrade => "no Connection header with the token Upgrade",
-            InvalidProtocolHeader => "Sec-WebSocket-Protocol is not a list of tokens",
-            InvalidExtensionHeader => "Sec-WebSocket-Extensions breaks RFC 6455 section 9.1",
+            Malformed(e) => write!(f, "malformed HTTP header block: {e}"),
+            HttpVersion => f.write_str("HTTP/1.0 cannot carry a WebSocket handshake; use HTTP/1.1"),
+            NoUpgradeWebsocket => f.write_str("no Upgrade header with the token websocket"),
+            NoConnectionUpgrade => f.write_str("no Connection header with the token Upgrade"),
+            InvalidProtocolHeader => f.write_str("Sec-WebSocket-Protocol is not a list of tokens"),
+            InvalidExtensionHeader => {
+                f.write_str("Sec-WebSocket-Extensions breaks RFC 6455 section 9.1")
+            }
+        }
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use RequestError::*;
+        let text = match self {
+            Header(e) => return write!(f, "{e}"),
             NotHttp(0x16) => {
                 "the request begins with byte 0x16, a TLS handshake record: the client is \
                  probably speaking TLS (wss:// or https://) to this plain ws:// port; connect \
@@ -258,6 +381,16 @@ impl fmt::Display for HandshakeError {
             InvalidKey => "Sec-WebSocket-Key is not the base64 of 16 bytes",
             MissingVersion => "no Sec-WebSocket-Version header; this server speaks version 13",
             UnsupportedVersion => "Sec-WebSocket-Version is not 13, the only version spoken here",
+        };
+        f.write_str(text)
+    }
+}
+
+impl fmt::Display for ResponseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ResponseError::*;
+        let text = match self {
+            Header(e) => return write!(f, "{e}"),
             Rejected { status, .. } => {
                 return write!(f, "the server refused the upgrade with status {status}");
             }
@@ -270,6 +403,8 @@ impl fmt::Display for HandshakeError {
             UnofferedExtension(e) => {
                 return write!(f, "the server chose unoffered extension {e:?}");
             }
+            #[cfg(feature = "deflate")]
+            Deflate(e) => return write!(f, "{e}"),
             Truncated => "the connection closed in the middle of the response header",
         };
         f.write_str(text)
@@ -277,3 +412,7 @@ impl fmt::Display for HandshakeError {
 }
 
 impl core::error::Error for HandshakeError {}
+impl core::error::Error for OptionsError {}
+impl core::error::Error for HeaderError {}
+impl core::error::Error for RequestError {}
+impl core::error::Error for ResponseError {}

@@ -4,16 +4,18 @@
 use alloc::{string::String, vec::Vec};
 
 use super::{
-    BASE64, Extension, Fields, HandshakeError, Head, Limits, accept_key, extension_names,
-    extensions, has_token, is_tchar, owned, parsed, protocols, push_headers, single, values,
+    BASE64, Extension, Fields, HandshakeError, Head, HeaderError, Limits, OptionsError,
+    RequestError, accept_key, extension_names, extensions, has_token, is_tchar, owned, parsed,
+    protocols, push_headers, single, values,
 };
 use base64::Engine as _;
 
 /// A server's opening handshake: reads the client's request.
 ///
 /// Feed every byte read to [`recv`](Self::recv) until it returns the [`Request`], then write
-/// [`Request::accept`] (or [`reject`](super::reject) to refuse, after checking the origin, path
-/// or credentials). If `recv` fails, write [`HandshakeError::response`] and close.
+/// the response of [`Request::accept_connection`] and run the connection it gives (or write a
+/// [`Rejection`](super::Rejection) to refuse, after checking the origin, path or credentials).
+/// If `recv` fails, write [`HandshakeError::response`] and close.
 ///
 /// ```
 /// use rfc6455::handshake::{Accept, Limits, ServerHandshake};
@@ -60,11 +62,11 @@ impl ServerHandshake {
     /// after it are in [`Request::leftover`].
     ///
     /// # Errors
-    /// Every error carries the [`status`](HandshakeError::status) and
+    /// [`HandshakeError::Request`], which carries the [`status`](HandshakeError::status) and
     /// [`response`](HandshakeError::response) to answer with:
     /// - 414 and 431 as soon as a [`Limits`] bound is crossed, before buffering beyond it;
     /// - 400 at once when the first byte cannot begin an HTTP request
-    ///   ([`NotHttp`](HandshakeError::NotHttp): a TLS handshake sent to a plain port, say),
+    ///   ([`NotHttp`](RequestError::NotHttp): a TLS handshake sent to a plain port, say),
     ///   and for malformed HTTP, a missing or repeated `Host`, no `Upgrade: websocket` or
     ///   `Connection: Upgrade` token, a missing, repeated or invalid `Sec-WebSocket-Key`, or bad
     ///   `Sec-WebSocket-Protocol` / `Sec-WebSocket-Extensions` syntax;
@@ -81,7 +83,7 @@ impl ServerHandshake {
             self.started = true;
             if !is_tchar(first) && first != b'\r' && first != b'\n' {
                 self.done = true;
-                return Err(HandshakeError::NotHttp(first));
+                return Err(RequestError::NotHttp(first).into());
             }
         }
         let end = self.head.feed(data, &self.limits);
@@ -91,8 +93,10 @@ impl ServerHandshake {
         // Complete or failed: either way the handshake is over and its buffer can go.
         self.done = true;
         let head = core::mem::take(&mut self.head);
-        let used = end?.unwrap_or_default();
-        parse_request(&head, data.get(used..).unwrap_or_default()).map(Some)
+        let used = end.map_err(RequestError::Header)?.unwrap_or_default();
+        parse_request(&head, data.get(used..).unwrap_or_default())
+            .map(Some)
+            .map_err(HandshakeError::Request)
     }
 
     #[cfg(test)]
@@ -101,50 +105,50 @@ impl ServerHandshake {
     }
 }
 
-fn parse_request(head: &Head, rest: &[u8]) -> Result<Request, HandshakeError> {
+fn parse_request(head: &Head, rest: &[u8]) -> Result<Request, RequestError> {
     let mut slots = head.header_slots();
     let mut request = httparse::Request::new(&mut slots);
-    parsed(request.parse(&head.buf), head.buf.len())?;
+    parsed(request.parse(&head.buf), head.buf.len()).map_err(RequestError::Header)?;
     if request.method != Some("GET") {
-        return Err(HandshakeError::MethodNotGet);
+        return Err(RequestError::MethodNotGet);
     }
     if request.version != Some(1) {
-        return Err(HandshakeError::HttpVersion);
+        return Err(RequestError::Header(HeaderError::HttpVersion));
     }
     let headers = owned(request.headers);
     match single(&headers, "Host") {
-        Err(0) => return Err(HandshakeError::MissingHost),
-        Err(_) => return Err(HandshakeError::DuplicateHost),
+        Err(0) => return Err(RequestError::MissingHost),
+        Err(_) => return Err(RequestError::DuplicateHost),
         Ok(_) => {}
     }
     if !has_token(&headers, "Upgrade", "websocket") {
-        return Err(HandshakeError::NoUpgradeWebsocket);
+        return Err(RequestError::Header(HeaderError::NoUpgradeWebsocket));
     }
     if !has_token(&headers, "Connection", "upgrade") {
-        return Err(HandshakeError::NoConnectionUpgrade);
+        return Err(RequestError::Header(HeaderError::NoConnectionUpgrade));
     }
     match single(&headers, "Sec-WebSocket-Version") {
         Ok(b"13") => {}
-        Err(0) => return Err(HandshakeError::MissingVersion),
-        _ => return Err(HandshakeError::UnsupportedVersion),
+        Err(0) => return Err(RequestError::MissingVersion),
+        _ => return Err(RequestError::UnsupportedVersion),
     }
     let key = match single(&headers, "Sec-WebSocket-Key") {
         Ok(key) => key,
-        Err(0) => return Err(HandshakeError::MissingKey),
-        Err(_) => return Err(HandshakeError::DuplicateKey),
+        Err(0) => return Err(RequestError::MissingKey),
+        Err(_) => return Err(RequestError::DuplicateKey),
     };
     // 16 bytes are 24 base64 characters, room for 18 bytes: exactly 16 must come out.
     let is_16_bytes = key.len() == 24 && BASE64.decode_slice(key, &mut [0; 18]) == Ok(16);
     let key = match core::str::from_utf8(key) {
         Ok(key) if is_16_bytes => String::from(key),
-        _ => return Err(HandshakeError::InvalidKey),
+        _ => return Err(RequestError::InvalidKey),
     };
     Ok(Request {
         method: String::from(request.method.unwrap_or_default()),
         uri: String::from(request.path.unwrap_or_default()),
         key,
-        protocols: protocols(&headers)?,
-        extensions: extensions(&headers)?,
+        protocols: protocols(&headers).map_err(RequestError::Header)?,
+        extensions: extensions(&headers).map_err(RequestError::Header)?,
         headers,
         leftover: rest.to_vec(),
     })
@@ -249,15 +253,91 @@ impl Request {
 
     /// The 101 response that completes the handshake
     /// ([RFC 6455 section 4.2.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2)), with
-    /// the selected subprotocol, the extension answers and extra headers of `accept`.
+    /// the selected subprotocol, the extension answers and extra headers of `accept`, for a
+    /// caller that builds and configures its connection itself.
+    /// [`accept_connection`](Self::accept_connection) also gives the connection.
     ///
     /// # Errors
-    /// Local misuse: [`ProtocolNotOffered`](HandshakeError::ProtocolNotOffered) or
-    /// [`ExtensionNotOffered`](HandshakeError::ExtensionNotOffered) for a choice the client did
+    /// [`HandshakeError::Options`]: [`ProtocolNotOffered`](OptionsError::ProtocolNotOffered) or
+    /// [`ExtensionNotOffered`](OptionsError::ExtensionNotOffered) for a choice the client did
     /// not offer (the client would fail the connection), and
-    /// [`InvalidOption`](HandshakeError::InvalidOption) for an extension answer that does not
-    /// parse or a header that cannot be written as is.
+    /// [`Invalid`](OptionsError::Invalid) for an extension answer that does not parse, a
+    /// header that cannot be written as is, or an `Accept::deflate` (which needs the
+    /// connection of `accept_connection` to run it).
     pub fn accept(&self, accept: &Accept) -> Result<Vec<u8>, HandshakeError> {
+        #[cfg(feature = "deflate")]
+        if accept.deflate.is_some() {
+            return Err(OptionsError::Invalid(
+                "Accept::deflate needs the connection that runs it: use \
+                 Request::accept_connection, or answer permessage-deflate yourself",
+            )
+            .into());
+        }
+        self.response(accept, None).map_err(HandshakeError::Options)
+    }
+
+    /// Accepts the request: the 101 response to write, and the server's connection, ready to
+    /// run. The connection has `config`, the permessage-deflate negotiated from
+    /// `accept.deflate` (feature `deflate`) when the client offered it acceptably, and the
+    /// bytes the client sent after its header block as its first input.
+    ///
+    /// Write the response before anything the connection puts in its output.
+    ///
+    /// # Errors
+    /// Those of [`accept`](Self::accept), and
+    /// [`ExtensionNotRun`](OptionsError::ExtensionNotRun) for an answer in
+    /// [`Accept::extensions`]: the connection runs no extension the application answers
+    /// itself, so the client would be misled about the frames it gets. Answer the error with
+    /// a 500 (nothing was sent yet).
+    ///
+    /// ```
+    /// use rfc6455::handshake::{Accept, Limits, ServerHandshake};
+    /// use rfc6455::{Config, Event};
+    ///
+    /// let mut server = ServerHandshake::new(Limits::default());
+    /// let request = b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+    ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///     Sec-WebSocket-Version: 13\r\n\r\n\
+    ///     \x81\x82\x00\x00\x00\x00hi"; // a first frame, in the same read
+    /// let request = server.recv(request)?.expect("a complete request");
+    /// let (response, mut conn) = request.accept_connection(&Accept::new(), Config::default())?;
+    /// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+    /// assert_eq!(conn.next_event()?, Some(Event::Text("hi")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn accept_connection(
+        self,
+        accept: &Accept,
+        config: crate::Config,
+    ) -> Result<(Vec<u8>, crate::Connection), HandshakeError> {
+        #[cfg(feature = "deflate")]
+        let deflate = match &accept.deflate {
+            Some(config) => crate::deflate::server_accept(config, &self.extensions)
+                .map_err(OptionsError::Deflate)?,
+            None => None,
+        };
+        #[cfg(not(feature = "deflate"))]
+        let deflate: Option<((), String)> = None;
+        let response =
+            self.response(accept, deflate.as_ref().map(|(_, answer)| answer.as_str()))?;
+        // Every answer the application wrote itself names an extension the client offered
+        // (checked above) that this connection does not run.
+        if let Some(name) = extension_names(&accept.extensions)?.into_iter().next() {
+            return Err(OptionsError::ExtensionNotRun(name).into());
+        }
+        let mut conn = crate::Connection::new(crate::Role::Server, config);
+        #[cfg(feature = "deflate")]
+        if let Some((negotiated, _)) = deflate {
+            conn.enable_deflate(negotiated);
+        }
+        conn.recv(&self.leftover);
+        Ok((response, conn))
+    }
+
+    /// The 101 for `accept`, with `own`, the answer of an extension the handshake negotiated
+    /// itself, after the application's answers.
+    fn response(&self, accept: &Accept, own: Option<&str>) -> Result<Vec<u8>, OptionsError> {
         let mut out = String::from(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: ",
@@ -266,7 +346,7 @@ impl Request {
         out.push_str("\r\n");
         if let Some(protocol) = &accept.protocol {
             if !self.protocols.contains(protocol) {
-                return Err(HandshakeError::ProtocolNotOffered(protocol.clone()));
+                return Err(OptionsError::ProtocolNotOffered(protocol.clone()));
             }
             out.push_str(&alloc::format!("Sec-WebSocket-Protocol: {protocol}\r\n"));
         }
@@ -275,10 +355,16 @@ impl Request {
             .iter()
             .find(|n| !self.extensions.iter().any(|e| &e.name == *n))
         {
-            return Err(HandshakeError::ExtensionNotOffered(name.clone()));
+            return Err(OptionsError::ExtensionNotOffered(name.clone()));
         }
-        if !accept.extensions.is_empty() {
-            let answers = accept.extensions.join(", ");
+        let answers: Vec<&str> = accept
+            .extensions
+            .iter()
+            .map(String::as_str)
+            .chain(own)
+            .collect();
+        if !answers.is_empty() {
+            let answers = answers.join(", ");
             out.push_str(&alloc::format!("Sec-WebSocket-Extensions: {answers}\r\n"));
         }
         push_headers(&mut out, &accept.headers)?;
@@ -305,6 +391,11 @@ pub struct Accept {
     pub extensions: Vec<String>,
     /// Extra headers. Names must be tokens; values must not hold CR, LF or NUL. Default: none.
     pub headers: Vec<(String, String)>,
+    /// permessage-deflate: accept the client's first acceptable offer with these settings,
+    /// and run it in the connection of [`Request::accept_connection`]. Default: none
+    /// (feature `deflate`).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Accept {
@@ -332,6 +423,14 @@ impl Accept {
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Accept {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Accepts permessage-deflate offers with `config` (`None`: declines them).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn deflate(mut self, config: Option<crate::deflate::DeflateConfig>) -> Accept {
+        self.deflate = config;
         self
     }
 }

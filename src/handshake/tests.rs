@@ -1,6 +1,7 @@
 //! Handshake tests, named by RFC 6455 section where one applies.
 
 use super::*;
+use crate::Config;
 use alloc::{collections::BTreeSet, string::ToString, vec};
 use proptest::prelude::*;
 
@@ -134,32 +135,31 @@ fn url_parses_hosts_ports_and_resources() {
 
 #[test]
 fn url_errors() {
-    use HandshakeError::*;
     #[rustfmt::skip]
     let cases = [
-        ("http://example.com/", UrlScheme),
-        ("example.com", UrlScheme),
-        ("ws:/example.com", UrlScheme),
-        ("ws://", UrlHost),
-        ("ws:///path", UrlHost),
-        ("ws://:80/", UrlHost),
-        ("ws://exa mple.com/", UrlHost),
-        ("ws://::1/", UrlHost),
-        ("ws://[::1/", UrlHost),
-        ("ws://[not-ip]/", UrlHost),
-        ("ws://[::1]x/", UrlHost),
-        ("ws://host:0/", UrlPort),
-        ("ws://host:65536/", UrlPort),
-        ("ws://host:/", UrlPort),
-        ("ws://host:+80/", UrlPort),
-        ("ws://host:8a/", UrlPort),
-        ("ws://[::1]:99999/", UrlPort),
-        ("ws://host/#frag", UrlFragment),
-        ("ws://host#", UrlFragment),
-        ("ws://user:pw@host/", UrlUserinfo),
-        ("ws://host/a b", UrlCharacter),
-        ("ws://host/\u{e9}", UrlCharacter),
-        ("ws://host/a\r\nX: y", UrlCharacter),
+        ("http://example.com/", HandshakeError::Options(OptionsError::UrlScheme)),
+        ("example.com", HandshakeError::Options(OptionsError::UrlScheme)),
+        ("ws:/example.com", HandshakeError::Options(OptionsError::UrlScheme)),
+        ("ws://", HandshakeError::Options(OptionsError::UrlHost)),
+        ("ws:///path", HandshakeError::Options(OptionsError::UrlHost)),
+        ("ws://:80/", HandshakeError::Options(OptionsError::UrlHost)),
+        ("ws://exa mple.com/", HandshakeError::Options(OptionsError::UrlHost)),
+        ("ws://::1/", HandshakeError::Options(OptionsError::UrlHost)),
+        ("ws://[::1/", HandshakeError::Options(OptionsError::UrlHost)),
+        ("ws://[not-ip]/", HandshakeError::Options(OptionsError::UrlHost)),
+        ("ws://[::1]x/", HandshakeError::Options(OptionsError::UrlHost)),
+        ("ws://host:0/", HandshakeError::Options(OptionsError::UrlPort)),
+        ("ws://host:65536/", HandshakeError::Options(OptionsError::UrlPort)),
+        ("ws://host:/", HandshakeError::Options(OptionsError::UrlPort)),
+        ("ws://host:+80/", HandshakeError::Options(OptionsError::UrlPort)),
+        ("ws://host:8a/", HandshakeError::Options(OptionsError::UrlPort)),
+        ("ws://[::1]:99999/", HandshakeError::Options(OptionsError::UrlPort)),
+        ("ws://host/#frag", HandshakeError::Options(OptionsError::UrlFragment)),
+        ("ws://host#", HandshakeError::Options(OptionsError::UrlFragment)),
+        ("ws://user:pw@host/", HandshakeError::Options(OptionsError::UrlUserinfo)),
+        ("ws://host/a b", HandshakeError::Options(OptionsError::UrlCharacter)),
+        ("ws://host/\u{e9}", HandshakeError::Options(OptionsError::UrlCharacter)),
+        ("ws://host/a\r\nX: y", HandshakeError::Options(OptionsError::UrlCharacter)),
     ];
     for (s, error) in cases {
         assert_eq!(Url::parse(s), Err(error), "{s}");
@@ -287,42 +287,41 @@ fn server_accepts_valid_variants() {
 
 #[test]
 fn server_rejects_each_4_2_1_violation_with_its_status() {
-    use HandshakeError::*;
     use httparse::Error as H;
     const K: &str = "Sec-WebSocket-Key";
     const V: &str = "Sec-WebSocket-Version";
     #[rustfmt::skip]
     let cases = [
-        (req("POST / HTTP/1.1", "", &[]), MethodNotGet, 405),
-        (req("get / HTTP/1.1", "", &[]), MethodNotGet, 405),
-        (req("GET / HTTP/1.0", "", &[]), HttpVersion, 505),
-        (req("GET / HTTP/2.0", "", &[]), Malformed(H::Version), 505),
-        (req("GET / HTTP/1.1", "Host", &[]), MissingHost, 400),
-        (add("Host: other"), DuplicateHost, 400),
-        (req("GET / HTTP/1.1", "Upgrade", &[]), NoUpgradeWebsocket, 400),
-        (set("Upgrade", "websocket2"), NoUpgradeWebsocket, 400),
-        (req("GET / HTTP/1.1", "Connection", &[]), NoConnectionUpgrade, 400),
-        (set("Connection", "NotUpgrade"), NoConnectionUpgrade, 400),
-        (set("Connection", "keep-alive"), NoConnectionUpgrade, 400),
-        (req("GET / HTTP/1.1", K, &[]), MissingKey, 400),
-        (add("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="), DuplicateKey, 400),
-        (set(K, "AAAAAAAAAAAAAAAAAAAA"), InvalidKey, 400), // 15 bytes
-        (set(K, "AAAAAAAAAAAAAAAAAAAAAAA="), InvalidKey, 400), // 17 bytes
-        (set(K, "!!!!!!!!!!!!!!!!!!!!!!=="), InvalidKey, 400), // not base64
-        (set(K, "AAAAAAAAAAAAAAAAAAAAAB=="), InvalidKey, 400), // non-zero padding bits
-        (set(K, ""), InvalidKey, 400),
-        (req("GET / HTTP/1.1", V, &[]), MissingVersion, 426),
-        (set(V, "8"), UnsupportedVersion, 426),
-        (set(V, "13, 8"), UnsupportedVersion, 426),
-        (add("Sec-WebSocket-Version: 13"), UnsupportedVersion, 426),
-        (add("Sec-WebSocket-Protocol: chat, a b"), InvalidProtocolHeader, 400),
-        (add("Sec-WebSocket-Protocol: [chat]"), InvalidProtocolHeader, 400),
-        (add("Sec-WebSocket-Extensions: foo; =1"), InvalidExtensionHeader, 400),
-        (add("Sec-WebSocket-Extensions: foo; a=\"x y\""), InvalidExtensionHeader, 400),
-        (add("Sec-WebSocket-Extensions: foo bar"), InvalidExtensionHeader, 400),
-        (add("Sec-WebSocket-Extensions: foo; a=\"1"), InvalidExtensionHeader, 400),
-        (add("Bad Header: x"), Malformed(H::HeaderName), 400),
-        (b"GET / HTTP/1.1\r\nHost: a\r\r\n\r\n".to_vec(), Malformed(H::HeaderValue), 400),
+        (req("POST / HTTP/1.1", "", &[]), HandshakeError::Request(RequestError::MethodNotGet), 405),
+        (req("get / HTTP/1.1", "", &[]), HandshakeError::Request(RequestError::MethodNotGet), 405),
+        (req("GET / HTTP/1.0", "", &[]), HandshakeError::Request(RequestError::Header(HeaderError::HttpVersion)), 505),
+        (req("GET / HTTP/2.0", "", &[]), HandshakeError::Request(RequestError::Header(HeaderError::Malformed(H::Version))), 505),
+        (req("GET / HTTP/1.1", "Host", &[]), HandshakeError::Request(RequestError::MissingHost), 400),
+        (add("Host: other"), HandshakeError::Request(RequestError::DuplicateHost), 400),
+        (req("GET / HTTP/1.1", "Upgrade", &[]), HandshakeError::Request(RequestError::Header(HeaderError::NoUpgradeWebsocket)), 400),
+        (set("Upgrade", "websocket2"), HandshakeError::Request(RequestError::Header(HeaderError::NoUpgradeWebsocket)), 400),
+        (req("GET / HTTP/1.1", "Connection", &[]), HandshakeError::Request(RequestError::Header(HeaderError::NoConnectionUpgrade)), 400),
+        (set("Connection", "NotUpgrade"), HandshakeError::Request(RequestError::Header(HeaderError::NoConnectionUpgrade)), 400),
+        (set("Connection", "keep-alive"), HandshakeError::Request(RequestError::Header(HeaderError::NoConnectionUpgrade)), 400),
+        (req("GET / HTTP/1.1", K, &[]), HandshakeError::Request(RequestError::MissingKey), 400),
+        (add("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA=="), HandshakeError::Request(RequestError::DuplicateKey), 400),
+        (set(K, "AAAAAAAAAAAAAAAAAAAA"), HandshakeError::Request(RequestError::InvalidKey), 400), // 15 bytes
+        (set(K, "AAAAAAAAAAAAAAAAAAAAAAA="), HandshakeError::Request(RequestError::InvalidKey), 400), // 17 bytes
+        (set(K, "!!!!!!!!!!!!!!!!!!!!!!=="), HandshakeError::Request(RequestError::InvalidKey), 400), // not base64
+        (set(K, "AAAAAAAAAAAAAAAAAAAAAB=="), HandshakeError::Request(RequestError::InvalidKey), 400), // non-zero padding bits
+        (set(K, ""), HandshakeError::Request(RequestError::InvalidKey), 400),
+        (req("GET / HTTP/1.1", V, &[]), HandshakeError::Request(RequestError::MissingVersion), 426),
+        (set(V, "8"), HandshakeError::Request(RequestError::UnsupportedVersion), 426),
+        (set(V, "13, 8"), HandshakeError::Request(RequestError::UnsupportedVersion), 426),
+        (add("Sec-WebSocket-Version: 13"), HandshakeError::Request(RequestError::UnsupportedVersion), 426),
+        (add("Sec-WebSocket-Protocol: chat, a b"), HandshakeError::Request(RequestError::Header(HeaderError::InvalidProtocolHeader)), 400),
+        (add("Sec-WebSocket-Protocol: [chat]"), HandshakeError::Request(RequestError::Header(HeaderError::InvalidProtocolHeader)), 400),
+        (add("Sec-WebSocket-Extensions: foo; =1"), HandshakeError::Request(RequestError::Header(HeaderError::InvalidExtensionHeader)), 400),
+        (add("Sec-WebSocket-Extensions: foo; a=\"x y\""), HandshakeError::Request(RequestError::Header(HeaderError::InvalidExtensionHeader)), 400),
+        (add("Sec-WebSocket-Extensions: foo bar"), HandshakeError::Request(RequestError::Header(HeaderError::InvalidExtensionHeader)), 400),
+        (add("Sec-WebSocket-Extensions: foo; a=\"1"), HandshakeError::Request(RequestError::Header(HeaderError::InvalidExtensionHeader)), 400),
+        (add("Bad Header: x"), HandshakeError::Request(RequestError::Header(HeaderError::Malformed(H::HeaderName))), 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\r\n\r\n".to_vec(), HandshakeError::Request(RequestError::Header(HeaderError::Malformed(H::HeaderValue))), 400),
     ];
     for (bytes, error, status) in cases {
         let text = String::from_utf8_lossy(&bytes);
@@ -364,7 +363,9 @@ fn server_parses_protocol_and_extension_lists() {
 
 #[test]
 fn server_426_response_names_version_13_and_405_allows_get() {
-    let answer = HandshakeError::UnsupportedVersion.response().unwrap();
+    let answer = HandshakeError::Request(RequestError::UnsupportedVersion)
+        .response()
+        .unwrap();
     let text = String::from_utf8(answer).unwrap();
     assert!(
         text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
@@ -372,25 +373,29 @@ fn server_426_response_names_version_13_and_405_allows_get() {
     );
     assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"), "{text}");
     assert!(text.contains("\r\nUpgrade: websocket\r\n"), "{text}");
-    let answer = String::from_utf8(HandshakeError::MethodNotGet.response().unwrap()).unwrap();
+    let answer = String::from_utf8(
+        HandshakeError::Request(RequestError::MethodNotGet)
+            .response()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(answer.contains("\r\nAllow: GET\r\n") && answer.contains("Connection: close"));
 }
 
 #[test]
 fn errors_only_a_client_or_the_local_side_has_carry_no_status() {
-    use HandshakeError::*;
-    let rejected = Rejected {
+    let rejected = HandshakeError::Response(ResponseError::Rejected {
         status: 403,
         headers: vec![],
         body: vec![],
-    };
+    });
     for e in [
-        UrlScheme,
-        Finished,
-        Rng,
-        WrongAccept,
-        MultipleProtocols,
-        Truncated,
+        HandshakeError::Options(OptionsError::UrlScheme),
+        HandshakeError::Finished,
+        HandshakeError::Rng,
+        HandshakeError::Response(ResponseError::WrongAccept),
+        HandshakeError::Response(ResponseError::MultipleProtocols),
+        HandshakeError::Response(ResponseError::Truncated),
         rejected,
     ] {
         assert_eq!((e.status(), e.response()), (None, None), "{e}");
@@ -419,7 +424,10 @@ fn server_rejects_a_first_byte_that_cannot_begin_a_request_at_once() {
         let first = server.recv(&client_hello[..chunk]).unwrap_err();
         assert_eq!(
             (&first, first.status()),
-            (&HandshakeError::NotHttp(0x16), Some(400))
+            (
+                &HandshakeError::Request(RequestError::NotHttp(0x16)),
+                Some(400)
+            )
         );
         assert!(first.to_string().contains("TLS"), "{first}");
         let answer = first.response().unwrap();
@@ -430,9 +438,13 @@ fn server_rejects_a_first_byte_that_cannot_begin_a_request_at_once() {
     assert!(server.recv(b"").unwrap().is_none());
     assert_eq!(
         server.recv(b"\x00GET").unwrap_err(),
-        HandshakeError::NotHttp(0)
+        HandshakeError::Request(RequestError::NotHttp(0))
     );
-    assert!(!HandshakeError::NotHttp(0).to_string().contains("TLS"));
+    assert!(
+        !HandshakeError::Request(RequestError::NotHttp(0))
+            .to_string()
+            .contains("TLS")
+    );
     let mut server = ServerHandshake::new(Limits::default());
     assert!(server.recv(b"\r\n").unwrap().is_none());
     assert!(server.recv(&valid_request()).unwrap().is_some());
@@ -457,7 +469,12 @@ fn server_20mb_header_line_fails_at_the_line_cap_without_buffering_beyond_it() {
         }
         fed += chunk.len();
     };
-    assert_eq!(error, HandshakeError::HeaderLineTooLong { limit: 8192 });
+    assert_eq!(
+        error,
+        HandshakeError::Request(RequestError::Header(HeaderError::HeaderLineTooLong {
+            limit: 8192
+        }))
+    );
     assert_eq!(error.status(), Some(431));
     assert!(fed <= prefix.len() + limits.max_line_bytes + chunk.len());
 }
@@ -475,7 +492,12 @@ fn server_10000_headers_fail_at_the_count_cap() {
         }
     };
     assert_eq!((error.status(), lines), (Some(431), 97));
-    assert_eq!(error, HandshakeError::TooManyHeaders { limit: 96 });
+    assert_eq!(
+        error,
+        HandshakeError::Request(RequestError::Header(HeaderError::TooManyHeaders {
+            limit: 96
+        }))
+    );
     let all = format!("GET / HTTP/1.1\r\n{}\r\n", "X: y\r\n".repeat(10_000));
     assert_eq!(server_recv(all.as_bytes()).unwrap_err(), error);
 }
@@ -493,19 +515,28 @@ fn server_8k_of_empty_list_elements_is_handled() {
 
 #[test]
 fn limits_apply_at_the_crossing_byte() {
-    use HandshakeError::*;
     let long_uri = format!("GET /{} HTTP/1.1", "a".repeat(9000));
     let error = server_recv(&req(&long_uri, "", &[])).unwrap_err();
     assert_eq!(
         (error.clone(), error.status()),
-        (StartLineTooLong { limit: 8192 }, Some(414))
+        (
+            HandshakeError::Request(RequestError::Header(HeaderError::StartLineTooLong {
+                limit: 8192
+            })),
+            Some(414)
+        )
     );
 
     let big = format!("X: {}", "b".repeat(8000));
     let error = server_recv(&req("GET / HTTP/1.1", "", &[big.as_str(); 9])).unwrap_err();
     assert_eq!(
         (error.clone(), error.status()),
-        (HeadersTooLarge { limit: 65536 }, Some(431))
+        (
+            HandshakeError::Request(RequestError::Header(HeaderError::HeadersTooLarge {
+                limit: 65536
+            })),
+            Some(431)
+        )
     );
 
     let mut limits = Limits {
@@ -526,7 +557,7 @@ fn limits_apply_at_the_crossing_byte() {
     let mut server = ServerHandshake::new(limits);
     assert_eq!(
         server.recv(&valid_request()).unwrap_err(),
-        HeadersTooLarge { limit }
+        HandshakeError::Request(RequestError::Header(HeaderError::HeadersTooLarge { limit }))
     );
 }
 
@@ -558,7 +589,6 @@ fn client_accepts_a_valid_101() {
 
 #[test]
 fn client_rejects_each_4_1_violation() {
-    use HandshakeError::*;
     let protocol = |p: &str| format!("Sec-WebSocket-Protocol: {p}");
     let add = |line: &str| resp("", &[line]);
     let http10 = String::from_utf8(resp("", &[]))
@@ -567,19 +597,19 @@ fn client_rejects_each_4_1_violation() {
     let wrong = "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     #[rustfmt::skip]
     let cases = [
-        (resp("Sec-WebSocket-Accept", &[]), MissingAccept),
-        (resp("Sec-WebSocket-Accept", &[wrong]), WrongAccept),
-        (add(&format!("Sec-WebSocket-Accept: {ACCEPT}")), WrongAccept), // twice
-        (add(&protocol("other")), UnofferedProtocol("other".into())),
-        (add(&protocol("chat, chat")), MultipleProtocols),
-        (resp("", &[&protocol("chat"), &protocol("chat")]), MultipleProtocols),
-        (add(&protocol("a b")), InvalidProtocolHeader),
-        (add("Sec-WebSocket-Extensions: x-unknown"), UnofferedExtension("x-unknown".into())),
-        (add("Sec-WebSocket-Extensions: permessage-deflate;"), InvalidExtensionHeader),
-        (resp("Upgrade", &[]), NoUpgradeWebsocket),
-        (resp("Connection", &["Connection: NotUpgrade"]), NoConnectionUpgrade),
-        (http10.into_bytes(), HttpVersion),
-        (b"HTTP/1.1 1O1 OK\r\n\r\n".to_vec(), Malformed(httparse::Error::Status)),
+        (resp("Sec-WebSocket-Accept", &[]), HandshakeError::Response(ResponseError::MissingAccept)),
+        (resp("Sec-WebSocket-Accept", &[wrong]), HandshakeError::Response(ResponseError::WrongAccept)),
+        (add(&format!("Sec-WebSocket-Accept: {ACCEPT}")), HandshakeError::Response(ResponseError::WrongAccept)), // twice
+        (add(&protocol("other")), HandshakeError::Response(ResponseError::UnofferedProtocol("other".into()))),
+        (add(&protocol("chat, chat")), HandshakeError::Response(ResponseError::MultipleProtocols)),
+        (resp("", &[&protocol("chat"), &protocol("chat")]), HandshakeError::Response(ResponseError::MultipleProtocols)),
+        (add(&protocol("a b")), HandshakeError::Response(ResponseError::Header(HeaderError::InvalidProtocolHeader))),
+        (add("Sec-WebSocket-Extensions: x-unknown"), HandshakeError::Response(ResponseError::UnofferedExtension("x-unknown".into()))),
+        (add("Sec-WebSocket-Extensions: permessage-deflate;"), HandshakeError::Response(ResponseError::Header(HeaderError::InvalidExtensionHeader))),
+        (resp("Upgrade", &[]), HandshakeError::Response(ResponseError::Header(HeaderError::NoUpgradeWebsocket))),
+        (resp("Connection", &["Connection: NotUpgrade"]), HandshakeError::Response(ResponseError::Header(HeaderError::NoConnectionUpgrade))),
+        (http10.into_bytes(), HandshakeError::Response(ResponseError::Header(HeaderError::HttpVersion))),
+        (b"HTTP/1.1 1O1 OK\r\n\r\n".to_vec(), HandshakeError::Response(ResponseError::Header(HeaderError::Malformed(httparse::Error::Status)))),
     ];
     for (bytes, error) in cases {
         assert_eq!(
@@ -594,7 +624,7 @@ fn client_rejects_each_4_1_violation() {
     let chosen = resp("", &[&protocol("chat")]);
     assert_eq!(
         plain.recv(&chosen).unwrap_err(),
-        UnofferedProtocol("chat".into())
+        HandshakeError::Response(ResponseError::UnofferedProtocol("chat".into()))
     );
 }
 
@@ -603,11 +633,11 @@ fn client_returns_a_refusal_once_its_content_length_body_arrived() {
     let mut client = new_client();
     let head = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 5\r\nX-Why: origin\r\n\r\nno";
     assert!(client.recv(head).unwrap().is_none());
-    let HandshakeError::Rejected {
+    let HandshakeError::Response(ResponseError::Rejected {
         status,
         headers,
         body,
-    } = client.recv(b"pe!extra").unwrap_err()
+    }) = client.recv(b"pe!extra").unwrap_err()
     else {
         panic!("not a refusal");
     };
@@ -618,7 +648,10 @@ fn client_returns_a_refusal_once_its_content_length_body_arrived() {
     let no_body = b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n";
     assert!(matches!(
         client_recv(no_body),
-        Err(HandshakeError::Rejected { status: 204, .. })
+        Err(HandshakeError::Response(ResponseError::Rejected {
+            status: 204,
+            ..
+        }))
     ));
 }
 
@@ -633,9 +666,9 @@ fn client_caps_a_huge_refusal_body() {
         assert!(client.recv(head).unwrap().is_none());
         let chunk = [b'z'; 1400];
         let error = (0..100).find_map(|_| client.recv(&chunk).err()).unwrap();
-        let HandshakeError::Rejected {
+        let HandshakeError::Response(ResponseError::Rejected {
             status: 200, body, ..
-        } = &error
+        }) = &error
         else {
             panic!("{error}")
         };
@@ -652,7 +685,10 @@ fn client_recv_eof_reports_truncation_or_the_partial_refusal() {
             .unwrap()
             .is_none()
     );
-    assert_eq!(client.recv_eof(), HandshakeError::Truncated);
+    assert_eq!(
+        client.recv_eof(),
+        HandshakeError::Response(ResponseError::Truncated)
+    );
     assert_eq!(
         client.recv(b"ade: websocket\r\n\r\n").unwrap_err(),
         HandshakeError::Finished
@@ -665,9 +701,9 @@ fn client_recv_eof_reports_truncation_or_the_partial_refusal() {
             .unwrap()
             .is_none()
     );
-    let HandshakeError::Rejected {
+    let HandshakeError::Response(ResponseError::Rejected {
         status: 500, body, ..
-    } = client.recv_eof()
+    }) = client.recv_eof()
     else {
         panic!()
     };
@@ -678,7 +714,12 @@ fn client_recv_eof_reports_truncation_or_the_partial_refusal() {
 fn client_status_line_limit_applies() {
     let line = format!("HTTP/1.1 101 {}\r\n\r\n", "x".repeat(9000));
     let error = client_recv(line.as_bytes()).unwrap_err();
-    assert_eq!(error, HandshakeError::StartLineTooLong { limit: 8192 });
+    assert_eq!(
+        error,
+        HandshakeError::Response(ResponseError::Header(HeaderError::StartLineTooLong {
+            limit: 8192
+        }))
+    );
 }
 
 #[test]
@@ -724,7 +765,7 @@ fn invalid_options_fail_before_anything_is_sent() {
     for options in cases {
         let error = ClientHandshake::new(&url, &options, KEY).unwrap_err();
         assert!(
-            matches!(error, HandshakeError::InvalidOption(_)),
+            matches!(error, HandshakeError::Options(OptionsError::Invalid(_))),
             "{options:?}"
         );
     }
@@ -740,15 +781,24 @@ fn accept_refuses_choices_the_client_did_not_offer() {
     let error = request
         .accept(&Accept::new().protocol("other"))
         .unwrap_err();
-    assert_eq!(error, HandshakeError::ProtocolNotOffered("other".into()));
+    assert_eq!(
+        error,
+        HandshakeError::Options(OptionsError::ProtocolNotOffered("other".into()))
+    );
     let error = request
         .accept(&Accept::new().extension("x-other"))
         .unwrap_err();
-    assert_eq!(error, HandshakeError::ExtensionNotOffered("x-other".into()));
+    assert_eq!(
+        error,
+        HandshakeError::Options(OptionsError::ExtensionNotOffered("x-other".into()))
+    );
     let error = request
         .accept(&Accept::new().header("X", "\r\n"))
         .unwrap_err();
-    assert!(matches!(error, HandshakeError::InvalidOption(_)));
+    assert!(matches!(
+        error,
+        HandshakeError::Options(OptionsError::Invalid(_))
+    ));
     let ok = request.accept(
         &Accept::new()
             .protocol("chat")
@@ -761,17 +811,14 @@ fn accept_refuses_choices_the_client_did_not_offer() {
 
 #[test]
 fn reject_output_parses_with_httparse() {
-    for (status, sent, reason) in [
-        (403, 403, "Forbidden"),
-        (599, 599, ""),
-        (0, 500, "Internal Server Error"),
-    ] {
-        let headers = [
-            ("Content-Type", "text/plain"),
-            ("X-Evil", "a\r\nInjected: 1"),
-            ("Content-Length", "1"),
-        ];
-        let bytes = reject(status, &headers, b"body");
+    for (status, sent, reason) in [(403, 403, "Forbidden"), (599, 599, "")] {
+        let bytes = Rejection::new(status)
+            .unwrap()
+            .header("Content-Type", "text/plain")
+            .header("X-Evil", "a\r\nInjected: 1")
+            .header("Content-Length", "1")
+            .body("body")
+            .response();
         let mut slots = [httparse::EMPTY_HEADER; 8];
         let mut response = httparse::Response::new(&mut slots);
         let httparse::Status::Complete(n) = response.parse(&bytes).unwrap() else {
@@ -784,6 +831,20 @@ fn reject_output_parses_with_httparse() {
         assert_eq!(names, ["Content-Type", "Content-Length", "Connection"]);
         assert_eq!(response.headers[1].value, b"4");
     }
+}
+
+#[test]
+fn rejection_refuses_statuses_that_are_not_refusals() {
+    for status in [0, 100, 101, 200, 204, 299, 600, u16::MAX] {
+        assert_eq!(
+            Rejection::new(status),
+            Err(HandshakeError::Options(OptionsError::RefusalStatus(status))),
+        );
+    }
+    for status in [300, 403, 599] {
+        assert_eq!(Rejection::new(status).map(|r| r.status()), Ok(status));
+    }
+    assert_eq!(Rejection::forbidden().status(), 403);
 }
 
 // ---- Any input, any chunking.
@@ -891,4 +952,52 @@ proptest! {
     ) {
         round_trip_cut(&cuts);
     }
+}
+
+// ---- Handing over a ready connection.
+
+#[test]
+fn accept_connection_refuses_extension_answers_the_connection_does_not_run() {
+    let offer = add("Sec-WebSocket-Extensions: permessage-deflate, x-custom");
+    for answer in ["permessage-deflate", "x-custom"] {
+        let request = server_recv(&offer).unwrap();
+        let result = request.accept_connection(&Accept::new().extension(answer), Config::default());
+        assert_eq!(
+            result.map(|(bytes, _)| bytes).unwrap_err(),
+            HandshakeError::Options(OptionsError::ExtensionNotRun(answer.into()))
+        );
+    }
+    // An answer to an extension the client did not offer is refused as such.
+    let request = server_recv(&valid_request()).unwrap();
+    let result = request.accept_connection(&Accept::new().extension("x-other"), Config::default());
+    assert_eq!(
+        result.map(|(bytes, _)| bytes).unwrap_err(),
+        HandshakeError::Options(OptionsError::ExtensionNotOffered("x-other".into()))
+    );
+}
+
+#[cfg(feature = "deflate")]
+#[test]
+fn accept_connection_runs_the_deflate_it_answers_and_the_client_agrees() {
+    let url = Url::parse("ws://example.com/").unwrap();
+    let options = ClientOptions::new().deflate(Some(crate::deflate::DeflateConfig::default()));
+    let mut client = ClientHandshake::new(&url, &options, KEY).unwrap();
+    let request = server_recv(client.request()).unwrap();
+    let accept = Accept::new().deflate(Some(crate::deflate::DeflateConfig::default()));
+    // Without a connection to run it, a deflate answer is refused.
+    assert!(matches!(
+        request.accept(&accept),
+        Err(HandshakeError::Options(OptionsError::Invalid(_)))
+    ));
+    let (response, server) = request
+        .accept_connection(&accept, Config::default())
+        .unwrap();
+    assert!(server.is_deflate_enabled());
+    let response = client.recv(&response).unwrap().unwrap();
+    assert!(response.deflate().is_some());
+    assert!(
+        response
+            .into_connection(Config::default())
+            .is_deflate_enabled()
+    );
 }

@@ -4,7 +4,7 @@
 use alloc::{format, string::String};
 use core::fmt;
 
-use super::HandshakeError;
+use super::{HandshakeError, OptionsError};
 
 /// A parsed `ws://` or `wss://` URL: what a client needs to connect and to write its request.
 ///
@@ -31,32 +31,36 @@ impl Url {
     /// names first), an IPv4 address or a bracketed IPv6 literal. The path defaults to `/`.
     ///
     /// # Errors
-    /// [`UrlScheme`](HandshakeError::UrlScheme), [`UrlHost`](HandshakeError::UrlHost) (missing
-    /// or invalid), [`UrlPort`](HandshakeError::UrlPort) (empty, 0, over 65535, not digits),
-    /// [`UrlFragment`](HandshakeError::UrlFragment) (any `#`),
-    /// [`UrlUserinfo`](HandshakeError::UrlUserinfo) (any `@` before the path), and
-    /// [`UrlCharacter`](HandshakeError::UrlCharacter) for a path or query that cannot go into a
+    /// [`HandshakeError::Options`] with [`UrlScheme`](OptionsError::UrlScheme), [`UrlHost`](OptionsError::UrlHost) (missing
+    /// or invalid), [`UrlPort`](OptionsError::UrlPort) (empty, 0, over 65535, not digits),
+    /// [`UrlFragment`](OptionsError::UrlFragment) (any `#`),
+    /// [`UrlUserinfo`](OptionsError::UrlUserinfo) (any `@` before the path), and
+    /// [`UrlCharacter`](OptionsError::UrlCharacter) for a path or query that cannot go into a
     /// request line as is.
     pub fn parse(s: &str) -> Result<Url, HandshakeError> {
-        let (scheme, rest) = s.split_once("://").ok_or(HandshakeError::UrlScheme)?;
+        Url::parse_url(s).map_err(HandshakeError::Options)
+    }
+
+    fn parse_url(s: &str) -> Result<Url, OptionsError> {
+        let (scheme, rest) = s.split_once("://").ok_or(OptionsError::UrlScheme)?;
         let secure = match scheme.to_ascii_lowercase().as_str() {
             "ws" => false,
             "wss" => true,
-            _ => return Err(HandshakeError::UrlScheme),
+            _ => return Err(OptionsError::UrlScheme),
         };
         if rest.contains('#') {
-            return Err(HandshakeError::UrlFragment);
+            return Err(OptionsError::UrlFragment);
         }
         let (authority, resource) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
         if authority.contains('@') {
-            return Err(HandshakeError::UrlUserinfo);
+            return Err(OptionsError::UrlUserinfo);
         }
         // `after` is what follows the host: "" or ":port".
         let (host, after) = match authority.strip_prefix('[') {
             Some(literal) => {
-                let (ip, after) = literal.split_once(']').ok_or(HandshakeError::UrlHost)?;
+                let (ip, after) = literal.split_once(']').ok_or(OptionsError::UrlHost)?;
                 ip.parse::<core::net::Ipv6Addr>()
-                    .map_err(|_| HandshakeError::UrlHost)?;
+                    .map_err(|_| OptionsError::UrlHost)?;
                 (ip, after)
             }
             None => {
@@ -65,7 +69,7 @@ impl Url {
                 let dns =
                     |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
                 if host.is_empty() || !host.bytes().all(dns) {
-                    return Err(HandshakeError::UrlHost);
+                    return Err(OptionsError::UrlHost);
                 }
                 (host, after)
             }
@@ -74,16 +78,16 @@ impl Url {
             "" if secure => 443,
             "" => 80,
             _ => {
-                let digits = after.strip_prefix(':').ok_or(HandshakeError::UrlHost)?;
+                let digits = after.strip_prefix(':').ok_or(OptionsError::UrlHost)?;
                 let valid = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
                 match digits.parse::<u16>() {
                     Ok(port) if valid && port != 0 => port,
-                    _ => return Err(HandshakeError::UrlPort),
+                    _ => return Err(OptionsError::UrlPort),
                 }
             }
         };
         if !resource.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(HandshakeError::UrlCharacter);
+            return Err(OptionsError::UrlCharacter);
         }
         let resource = match resource.as_bytes().first() {
             Some(b'/') => String::from(resource),

@@ -8,8 +8,8 @@
 //! response that is accepted only selects what was offered.
 
 use rfc6455::handshake::{
-    Accept, ClientHandshake, ClientOptions, Extension, HandshakeError, Limits, ServerHandshake,
-    Url, accept_key,
+    Accept, ClientHandshake, ClientOptions, Extension, HandshakeError, Limits, ResponseError,
+    ServerHandshake, Url, accept_key,
 };
 
 use super::{Input, chunks};
@@ -229,7 +229,7 @@ fn connect(flags: u8, pieces: &[&[u8]], eof: bool) -> Result<Option<ResponseView
                 }));
             }
             Err(e) => {
-                if let HandshakeError::Rejected { status, body, .. } = &e {
+                if let HandshakeError::Response(ResponseError::Rejected { status, body, .. }) = &e {
                     assert_ne!(*status, 101);
                     assert!(body.len() <= limits(flags).max_body_bytes);
                 }

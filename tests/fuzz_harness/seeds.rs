@@ -307,7 +307,10 @@ fn handshake(out: &mut Seeds) {
         "refused",
         cat(&[
             &[8, 1, 9],
-            &rfc6455::handshake::reject(403, &[("X-Why", "origin")], b"forbidden origin"),
+            &rfc6455::handshake::Rejection::forbidden()
+                .header("X-Why", "origin")
+                .body("forbidden origin")
+                .response(),
         ]),
     ));
     out.push((
