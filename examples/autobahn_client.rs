@@ -9,7 +9,15 @@
 use rfc6455::Config;
 use rfc6455::blocking::{self, ClientBuilder, Message};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let base = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
     let agent = args.next().unwrap_or_else(|| "rfc6455".into());

@@ -17,7 +17,15 @@ use rfc6455::blocking::{self, Message};
 
 const CHUNK: usize = 1 << 20;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (url, path) = match &args[..] {
         [url, path] => (url.clone(), path.into()),

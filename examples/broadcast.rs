@@ -27,7 +27,15 @@ fn lock(clients: &Clients) -> MutexGuard<'_, Vec<(u64, Writer)>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn main() -> std::io::Result<()> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9003".into());

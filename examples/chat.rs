@@ -34,7 +34,15 @@ const QUEUE_LEN: usize = 64;
 /// The largest chat message accepted.
 const MAX_MESSAGE: usize = 64 * 1024;
 
-fn main() -> io::Result<()> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8080".into());

@@ -17,7 +17,15 @@ use std::thread;
 use rfc6455::CloseCode;
 use rfc6455::blocking::{self, ClientBuilder, Message};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut url = None;
     let mut ca = None;

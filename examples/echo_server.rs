@@ -26,7 +26,15 @@ enum Mode {
     Tls(std::sync::Arc<blocking::rustls::ServerConfig>),
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut addr = None;
     let (mut cert, mut key) = (None, None);

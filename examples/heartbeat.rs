@@ -22,7 +22,15 @@ use rfc6455::blocking::{Acceptor, ClientBuilder, Error, Keepalive, Message, WebS
 const PING_AFTER: Duration = Duration::from_secs(1);
 const GIVE_UP_AFTER: Duration = Duration::from_secs(3);
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let keepalive = Keepalive::new(PING_AFTER, GIVE_UP_AFTER);
 
     println!("1. both alive for 4 s");

@@ -33,7 +33,15 @@ const FRAGMENTED: &str = "fragmented ✓ ";
 /// The last close frame other than 1000 a client sent, for `!lastclose`.
 static LAST_CLOSE: Mutex<String> = Mutex::new(String::new());
 
-fn main() -> std::io::Result<()> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:9005".into());

@@ -19,7 +19,15 @@ use rfc6455::CloseCode;
 use rfc6455::blocking::{self, ClientBuilder, Message, Rejection};
 use rfc6455::handshake::{Accept, HandshakeError, ResponseError};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("server") {
         let addr = args.get(1).map_or("127.0.0.1:9006", |a| a);

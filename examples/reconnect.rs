@@ -21,7 +21,15 @@ use rfc6455::blocking::{self, ClientBuilder, Message, WebSocket};
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_secs(10);
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     match std::env::args().nth(1) {
         Some(url) => run_client(&url, u64::MAX, Duration::from_secs(1)),
         None => {

@@ -21,7 +21,15 @@ use rfc6455::handshake::Accept;
 /// The protocols the server speaks.
 const SUPPORTED: [&str; 2] = ["chat", "superchat"];
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure with its message (`Display`), not its `Debug` form.
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("server") => server(TcpListener::bind(
