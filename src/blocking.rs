@@ -51,7 +51,7 @@ pub use client::{ClientBuilder, connect};
 pub use rustls;
 #[cfg(feature = "tls")]
 pub use server::accept_tls;
-pub use server::{Acceptor, Rejection, accept, accept_with};
+pub use server::{Acceptor, DEFAULT_WRITE_TIMEOUT, Rejection, accept, accept_with};
 pub use socket::WebSocket;
 pub use split::{Reader, Writer};
 pub use timers::{DEFAULT_CLOSE_TIMEOUT, Keepalive, ShutdownControl, TimeoutControl};
@@ -108,10 +108,6 @@ pub enum Error {
     /// The server's application refused the opening handshake with this HTTP status (the
     /// refusal was sent).
     Refused(u16),
-    /// permessage-deflate could not be agreed: the server's answer is unacceptable, or the
-    /// local [`DeflateConfig`](crate::deflate::DeflateConfig) is invalid.
-    #[cfg(feature = "deflate")]
-    Deflate(crate::deflate::NegotiationError),
     /// TLS failed (feature `tls`): a certificate that is not trusted, not valid for the
     /// host or expired, no common protocol version, a peer that does not speak TLS, ... The
     /// message says what to do about it.
@@ -150,8 +146,6 @@ impl fmt::Display for Error {
                     "WebSocket handshake refused by the application with HTTP {status}"
                 )
             }
-            #[cfg(feature = "deflate")]
-            Error::Deflate(e) => write!(f, "WebSocket compression negotiation failed: {e}"),
             #[cfg(feature = "tls")]
             Error::Tls(e) => write!(f, "TLS failed: {e}{}", tls::advice(e)),
             Error::HandshakeTimeout(d) => {
@@ -178,8 +172,6 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
-            #[cfg(feature = "deflate")]
-            Error::Deflate(e) => Some(e),
             #[cfg(feature = "tls")]
             Error::Tls(e) => Some(e),
             _ => None,
@@ -215,13 +207,6 @@ impl From<HandshakeError> for Error {
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Error {
         Error::Protocol(e)
-    }
-}
-
-#[cfg(feature = "deflate")]
-impl From<crate::deflate::NegotiationError> for Error {
-    fn from(e: crate::deflate::NegotiationError) -> Error {
-        Error::Deflate(e)
     }
 }
 

@@ -61,7 +61,8 @@ pub struct ClientBuilder {
     handshake_timeout: Duration,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    keepalive: Keepalive,
+    /// Overrides `config.keepalive` when set.
+    keepalive: Option<Keepalive>,
     #[cfg(feature = "deflate")]
     deflate: Option<crate::deflate::DeflateConfig>,
     #[cfg(feature = "tls")]
@@ -79,7 +80,7 @@ impl ClientBuilder {
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             read_timeout: None,
             write_timeout: None,
-            keepalive: Keepalive::default(),
+            keepalive: None,
             #[cfg(feature = "deflate")]
             deflate: Some(crate::deflate::DeflateConfig::default()),
             #[cfg(feature = "tls")]
@@ -142,9 +143,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Keepalive pings and dead-peer detection.
+    /// Keepalive pings and dead-peer detection, in place of the config's
+    /// ([`Config::keepalive`]: a ping after 20 s of silence, the peer given up after 40 s, by
+    /// default). `Keepalive::off()` turns it off.
     pub fn keepalive(mut self, keepalive: Keepalive) -> ClientBuilder {
-        self.keepalive = keepalive;
+        self.keepalive = Some(keepalive);
         self
     }
 
@@ -366,7 +369,9 @@ impl ClientBuilder {
         ws.set_protocol(protocol);
         // A timeout beyond what an `Instant` can hold is no timeout.
         ws.set_read_timeout(self.read_timeout.filter(|t| deadline_after(*t).is_some()));
-        ws.set_keepalive(self.keepalive);
+        if let Some(keepalive) = self.keepalive {
+            ws.set_keepalive(keepalive);
+        }
         Ok((ws, response))
     }
 }

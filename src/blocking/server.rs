@@ -104,7 +104,15 @@ pub fn accept_tls(
     Acceptor::new().accept_tls(stream, config)
 }
 
+/// A server's default write timeout: with keepalive (on by default in [`Config`]), it makes
+/// sure that neither a silent peer nor one that stops reading holds a server thread forever.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Settings for accepting connections: limits, handshake deadline, timeouts, keepalive.
+///
+/// The defaults are safe for a server facing untrusted clients: a 10 s handshake deadline,
+/// a 30 s write timeout, keepalive pings after 20 s of silence with the peer given up after
+/// 40 s, a 5 s close timeout, and the limits of [`Config`] and [`Limits`].
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct Acceptor {
@@ -112,7 +120,8 @@ pub struct Acceptor {
     limits: Limits,
     handshake_timeout: Duration,
     write_timeout: Option<Duration>,
-    keepalive: Keepalive,
+    /// Overrides `config.keepalive` when set.
+    keepalive: Option<Keepalive>,
     #[cfg(feature = "deflate")]
     deflate: Option<crate::deflate::DeflateConfig>,
 }
@@ -130,8 +139,8 @@ impl Acceptor {
             config: Config::default(),
             limits: Limits::default(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            write_timeout: None,
-            keepalive: Keepalive::default(),
+            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
+            keepalive: None,
             #[cfg(feature = "deflate")]
             deflate: Some(crate::deflate::DeflateConfig::default()),
         }
@@ -155,15 +164,19 @@ impl Acceptor {
         self
     }
 
-    /// The socket's write timeout after the handshake.
+    /// The socket's write timeout after the handshake: a send to a peer that stopped reading
+    /// fails with a retryable `TimedOut` error after this long, instead of holding the
+    /// thread for as long as the peer likes. Default 30 s ([`DEFAULT_WRITE_TIMEOUT`]).
     pub fn write_timeout(mut self, timeout: Duration) -> Acceptor {
         self.write_timeout = Some(timeout);
         self
     }
 
-    /// Keepalive pings and dead-peer detection.
+    /// Keepalive pings and dead-peer detection, in place of the config's
+    /// ([`Config::keepalive`]: a ping after 20 s of silence, the peer given up after 40 s, by
+    /// default). `Keepalive::off()` turns it off.
     pub fn keepalive(mut self, keepalive: Keepalive) -> Acceptor {
-        self.keepalive = keepalive;
+        self.keepalive = Some(keepalive);
         self
     }
 
@@ -340,7 +353,9 @@ impl Acceptor {
             ws = ws.with_timeout_control(control);
         }
         ws.set_protocol(answer.protocol);
-        ws.set_keepalive(self.keepalive);
+        if let Some(keepalive) = self.keepalive {
+            ws.set_keepalive(keepalive);
+        }
         Ok(ws)
     }
 }
