@@ -4,12 +4,11 @@
 //! which is what [`Link`] abstracts.
 
 use core::ops::DerefMut;
-use std::io;
 use std::time::Duration;
 
 use super::Error;
 use super::timers::Clock;
-use crate::{Connection, Teardown, TimeoutError};
+use crate::{Connection, Teardown};
 
 /// What the loop needs from a transport.
 pub(crate) trait Link {
@@ -92,16 +91,5 @@ pub(crate) fn teardown<L: Link>(link: &mut L) {
         Some(Teardown::EndOutput) => link.end_output(),
         Some(Teardown::Abort) => link.abort(),
         _ => {}
-    }
-}
-
-impl From<TimeoutError> for Error {
-    fn from(e: TimeoutError) -> Error {
-        match e {
-            // One kind on every platform (Unix reports a socket timeout as WouldBlock).
-            TimeoutError::Read => Error::Io(io::Error::new(io::ErrorKind::TimedOut, e)),
-            TimeoutError::PeerUnresponsive(d) => Error::PeerUnresponsive(d),
-            TimeoutError::CloseTimeout(d) => Error::CloseTimeout(d),
-        }
     }
 }

@@ -59,13 +59,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl WriteSide {
     /// Moves everything the connection has queued into the write buffer (encrypted over
-    /// TLS).
+    /// TLS), with the records the TLS session queued itself.
     fn take_from(&mut self, conn: &mut Connection, layer: &Layer) -> io::Result<()> {
         if self.pos == self.buf.len() {
             self.buf.clear();
             self.pos = 0;
         }
-        layer.seal(conn, &mut self.buf)
+        loop {
+            let n = layer.seal(conn.pending_output(), &mut self.buf)?;
+            conn.consume_output(n);
+            if conn.pending_output().is_empty() {
+                return Ok(());
+            }
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+        }
     }
 
     fn write_pending(&mut self) -> io::Result<()> {
@@ -234,12 +243,20 @@ fn split_tls(
     read_timeout: Option<Duration>,
 ) -> io::Result<(Reader, Writer)> {
     let tcp = tls.tcp().try_clone()?;
-    let layer = Layer::tls(tls, &mut conn).map_err(|e| match e {
+    let layer = Layer::tls(tls, &mut deliver_to(&mut conn)).map_err(|e| match e {
         Error::Io(e) => e,
         Error::Tls(e) => io::Error::new(io::ErrorKind::InvalidData, e),
         e => io::Error::new(io::ErrorKind::InvalidData, e),
     })?;
     split_over(tcp, layer, conn, clock, read_timeout)
+}
+
+/// Plaintext (or the end of the stream) from the socket into the connection.
+fn deliver_to(conn: &mut Connection) -> impl FnMut(Option<&[u8]>) + '_ {
+    |bytes| match bytes {
+        Some(bytes) => conn.recv(bytes),
+        None => conn.recv_eof(),
+    }
 }
 
 /// The reader reads `stream`; the writers write a clone of it.
@@ -403,7 +420,10 @@ impl Link for Reader {
         self.reported()?;
         let bytes = (n > 0).then(|| &self.buf[..n]);
         // The connection's lock is released at the end of this statement.
-        let opened = self.shared.layer.open(&mut lock(&self.shared.conn), bytes);
+        let opened = self
+            .shared
+            .layer
+            .open(bytes, &mut deliver_to(&mut lock(&self.shared.conn)));
         match opened {
             Ok(false) => Ok(()),
             // TLS queued records of its own: an alert, a key update's answer.

@@ -19,7 +19,6 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use super::Error;
-use crate::conn::Connection;
 
 /// The stream of a client connection: plain TCP for `ws://`, TLS over TCP for `wss://`
 /// (feature `tls`). One type for both, so code that takes a URL from its configuration works
@@ -128,7 +127,8 @@ impl Write for MaybeTlsStream {
     }
 }
 
-/// What sits between a split connection's socket and its [`Connection`]: nothing, or a TLS
+/// What sits between a split connection's socket and its [`Connection`](crate::Connection):
+/// nothing, or a TLS
 /// session.
 ///
 /// The session is behind its own mutex, held only for in-memory work (decrypting bytes the
@@ -148,20 +148,16 @@ impl Layer {
         }
     }
 
-    /// Moves everything the connection has queued into `out`, encrypted over TLS, after any
-    /// records the session queued itself (alerts, key updates).
-    pub(crate) fn seal(&self, conn: &mut Connection, out: &mut Vec<u8>) -> io::Result<()> {
+    /// Moves `plain` into `out`, encrypted over TLS after any records the session queued
+    /// itself (alerts, key updates); returns how much of `plain` was taken (all of it over
+    /// plain TCP; over TLS at most the session's buffer, so call again with the rest).
+    pub(crate) fn seal(&self, plain: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            return lock(tls).seal(conn, out);
+            return lock(tls).seal(plain, out);
         }
-        while !conn.pending_output().is_empty() {
-            let pending = conn.pending_output();
-            out.extend_from_slice(pending);
-            let n = pending.len();
-            conn.consume_output(n);
-        }
-        Ok(())
+        out.extend_from_slice(plain);
+        Ok(plain.len())
     }
 
     /// Appends a TLS `close_notify` to `out` (nothing over plain TCP): the last bytes before
@@ -175,21 +171,22 @@ impl Layer {
         Ok(())
     }
 
-    /// Hands bytes read from the socket (`None`: the end of the stream) to the connection,
-    /// decrypted over TLS. `Ok(true)`: the session queued records to send ([`seal`]
-    /// (Self::seal) moves them out).
+    /// Hands bytes read from the socket (`None`: the end of the stream) to `deliver`,
+    /// decrypted over TLS: plaintext as `Some`, the end of the stream as `None`. `Ok(true)`:
+    /// the session queued records to send ([`seal`](Self::seal) with nothing moves them out).
     ///
     /// # Errors
     /// [`Error::Tls`](super::Error) when the peer's records are bad; an alert is queued.
-    pub(crate) fn open(&self, conn: &mut Connection, bytes: Option<&[u8]>) -> Result<bool, Error> {
+    pub(crate) fn open(
+        &self,
+        bytes: Option<&[u8]>,
+        deliver: &mut dyn FnMut(Option<&[u8]>),
+    ) -> Result<bool, Error> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            return lock(tls).open(conn, bytes);
+            return lock(tls).open(bytes, deliver);
         }
-        match bytes {
-            Some(bytes) => conn.recv(bytes),
-            None => conn.recv_eof(),
-        }
+        deliver(bytes);
         Ok(false)
     }
 }
@@ -227,7 +224,6 @@ mod with_tls {
 
     use super::super::{Error, is_timeout};
     use super::Layer;
-    use crate::conn::Connection;
 
     /// A TLS session (client or server side) over a TCP stream: what
     /// [`Acceptor::accept_tls`](crate::blocking::Acceptor::accept_tls) and a `wss://`
@@ -373,36 +369,31 @@ mod with_tls {
         }
 
         /// [`Layer::seal`] over TLS.
-        pub(super) fn seal(&mut self, conn: &mut Connection, out: &mut Vec<u8>) -> io::Result<()> {
-            loop {
-                self.tls.write_tls(out)?;
-                let pending = conn.pending_output();
-                if pending.is_empty() {
-                    break;
-                }
-                // Accepts at most the session's buffer limit; the loop drains and repeats.
-                let n = self.tls.writer().write(pending)?;
-                if n == 0 {
-                    return Err(io::ErrorKind::WriteZero.into());
-                }
-                conn.consume_output(n);
-            }
+        pub(super) fn seal(&mut self, plain: &[u8], out: &mut Vec<u8>) -> io::Result<usize> {
+            self.tls.write_tls(out)?;
+            // Accepts at most the session's buffer limit.
+            let n = if plain.is_empty() {
+                0
+            } else {
+                self.tls.writer().write(plain)?
+            };
             while self.tls.wants_write() {
                 self.tls.write_tls(out)?;
             }
-            Ok(())
+            Ok(n)
         }
 
         /// [`Layer::open`] over TLS.
         pub(super) fn open(
             &mut self,
-            conn: &mut Connection,
             bytes: Option<&[u8]>,
+            deliver: &mut dyn FnMut(Option<&[u8]>),
         ) -> Result<bool, Error> {
             let mut rest = bytes.unwrap_or_default();
             if bytes.is_none() {
                 self.tls.read_tls(&mut io::empty())?;
             }
+            let mut plain = [0; 16 * 1024];
             loop {
                 let before = rest.len();
                 if !rest.is_empty() {
@@ -410,13 +401,11 @@ mod with_tls {
                 }
                 self.tls.process_new_packets().map_err(Error::Tls)?;
                 loop {
-                    match self.tls.reader().read(conn.recv_buf()) {
-                        Ok(0) => break conn.recv_eof(),
-                        Ok(n) => conn.recv_filled(n),
+                    match self.tls.reader().read(&mut plain) {
+                        Ok(0) => break deliver(None),
+                        Ok(n) => deliver(Some(&plain[..n])),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                            break conn.recv_eof();
-                        }
+                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break deliver(None),
                         Err(e) => return Err(e.into()),
                     }
                 }
@@ -487,10 +476,13 @@ mod with_tls {
     }
 
     impl Layer {
-        /// TLS over the socket, whose session may already hold received records: they are
-        /// handed to `conn` now.
-        pub(crate) fn tls(mut stream: TlsStream, conn: &mut Connection) -> Result<Layer, Error> {
-            stream.open(conn, Some(&[]))?;
+        /// TLS over the socket, whose session may already hold received records: their
+        /// plaintext goes to `deliver` now.
+        pub(crate) fn tls(
+            mut stream: TlsStream,
+            deliver: &mut dyn FnMut(Option<&[u8]>),
+        ) -> Result<Layer, Error> {
+            stream.open(Some(&[]), deliver)?;
             Ok(Layer {
                 tls: Some(std::sync::Mutex::new(stream)),
             })
@@ -599,6 +591,16 @@ mod with_tls {
                      machine's clock"
                 }
                 CertificateError::Revoked => "; the certificate was revoked: replace it",
+                CertificateError::Other(other)
+                    if alloc::format!("{other:?}").contains("CaUsedAsEndEntity") =>
+                {
+                    "; the server presents a CA certificate (basicConstraints CA:TRUE) as its \
+                     own, which is what `openssl req -x509` makes by default: keep that \
+                     certificate as a CA, trust it in the client (ClientBuilder::tls_config), \
+                     and give the server a certificate it signed for the host name (or make a \
+                     self-signed one with `-addext basicConstraints=critical,CA:FALSE` and \
+                     `-addext subjectAltName=DNS:<host>`)"
+                }
                 _ => "; the peer's certificate was refused",
             },
             E::AlertReceived(

@@ -1,0 +1,153 @@
+//! The blocking adapters' error: what went wrong, and whether the call can be repeated.
+
+use core::fmt;
+use std::io;
+use std::time::Duration;
+
+#[cfg(feature = "tls")]
+use super::tls;
+use crate::handshake::HandshakeError;
+use crate::{ProtocolError, SendError, TimeoutError};
+
+/// What can go wrong in the blocking adapters.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The stream failed. `WouldBlock`, `TimedOut` and `Interrupted` leave the connection
+    /// intact: call the same method again to resume.
+    Io(io::Error),
+    /// The opening handshake failed (including a server's refusal, with its status).
+    Handshake(HandshakeError),
+    /// The peer broke the protocol; a close frame with the matching code was sent.
+    Protocol(ProtocolError),
+    /// A local call was refused (sending after close, a control payload too long, ...).
+    Send(SendError),
+    /// The server's application refused the opening handshake with this HTTP status (the
+    /// refusal was sent).
+    Refused(u16),
+    /// TLS failed (feature `tls`): a certificate that is not trusted, not valid for the
+    /// host or expired, no common protocol version, a peer that does not speak TLS, ... The
+    /// message says what to do about it.
+    #[cfg(feature = "tls")]
+    Tls(rustls::Error),
+    /// The opening handshake did not finish within its deadline.
+    HandshakeTimeout(Duration),
+    /// Keepalive: nothing arrived from the peer for this long; the connection is dead.
+    PeerUnresponsive(Duration),
+    /// The peer did not answer our close frame within the close timeout.
+    CloseTimeout(Duration),
+}
+
+impl Error {
+    /// Whether the call can be repeated to resume: a timeout, `WouldBlock` or an interrupt,
+    /// with the connection state intact.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Io(e) if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+        ))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "WebSocket stream error: {e}"),
+            Error::Handshake(e) => write!(f, "WebSocket handshake failed: {e}"),
+            Error::Protocol(e) => write!(f, "WebSocket protocol error, connection closed: {e}"),
+            Error::Send(e) => write!(f, "WebSocket send refused: {e}"),
+            Error::Refused(status) => {
+                write!(
+                    f,
+                    "WebSocket handshake refused by the application with HTTP {status}"
+                )
+            }
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "TLS failed: {e}{}", tls::advice(e)),
+            Error::HandshakeTimeout(d) => {
+                write!(f, "WebSocket handshake did not complete within {d:?}")
+            }
+            Error::PeerUnresponsive(d) => write!(
+                f,
+                "nothing received from the WebSocket peer for {d:?}: the connection is dead"
+            ),
+            Error::CloseTimeout(d) => {
+                write!(
+                    f,
+                    "WebSocket peer did not answer the close frame within {d:?}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Handshake(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Send(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    /// An I/O error that carries a rustls error (from a TLS stream) becomes `Error::Tls`.
+    fn from(e: io::Error) -> Error {
+        #[cfg(feature = "tls")]
+        let e = match tls::rustls_error(e) {
+            Ok(tls) => return Error::Tls(tls),
+            Err(e) => e,
+        };
+        Error::Io(e)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<rustls::Error> for Error {
+    fn from(e: rustls::Error) -> Error {
+        Error::Tls(e)
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Error {
+        Error::Handshake(e)
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Error {
+        Error::Protocol(e)
+    }
+}
+
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Error {
+        Error::Send(e)
+    }
+}
+
+/// Whether an I/O error is a timeout or would-block, after which a call may resume.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl From<TimeoutError> for Error {
+    fn from(e: TimeoutError) -> Error {
+        match e {
+            // One kind on every platform (Unix reports a socket timeout as WouldBlock).
+            TimeoutError::Read => Error::Io(io::Error::new(io::ErrorKind::TimedOut, e)),
+            TimeoutError::PeerUnresponsive(d) => Error::PeerUnresponsive(d),
+            TimeoutError::CloseTimeout(d) => Error::CloseTimeout(d),
+        }
+    }
+}
