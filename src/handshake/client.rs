@@ -509,10 +509,12 @@ impl Response {
         self.take_connection(config)
     }
 
-    /// [`into_connection`](Self::into_connection), keeping the response (without its
-    /// leftover bytes, which the connection now holds).
+    /// [`into_connection`](Self::into_connection), keeping the response for its headers:
+    /// the leftover bytes move into the connection (and [`leftover`](Self::leftover) is
+    /// empty afterwards).
     #[cfg(feature = "std")]
-    pub(crate) fn take_connection(&mut self, config: crate::Config) -> crate::Connection {
+    #[must_use]
+    pub fn take_connection(&mut self, config: crate::Config) -> crate::Connection {
         let mut conn = crate::Connection::new(crate::Role::Client, config);
         #[cfg(feature = "deflate")]
         if let Some(negotiated) = self.deflate {
