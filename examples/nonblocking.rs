@@ -144,7 +144,7 @@ impl Client {
                 Ok(n) => self.conn.recv_filled(n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // Where epoll would wait for "readable, or the core's deadline".
-                    if !self.conn.poll_timeout().is_some_and(|at| at <= self.now()) {
+                    if self.conn.poll_timeout().is_none_or(|at| at > self.now()) {
                         nap();
                     }
                 }
