@@ -5,10 +5,16 @@
 //! - [`handshake`]: the HTTP/1.1 Upgrade handshake for both sides, parsed incrementally and in
 //!   linear time, with limits;
 //! - [`Connection`]: the state machine of sections 5 and 7 — framing, masking, fragmentation,
-//!   UTF-8 validation, control frames and the close handshake;
+//!   UTF-8 validation, control frames and the close handshake — and the policy that drives a
+//!   connection: every deadline (keepalive, idle, close, read) with time passed in as a value
+//!   ([`Connection::poll_timeout`], [`Connection::handle_timeout`]), and when the transport
+//!   ends ([`Connection::poll_teardown`]). An adapter reads, writes, arms one timer and calls
+//!   back in; see [`Connection`] for the loop;
 //! - [`frame`] and [`mask`]: the wire format and SIMD masking.
 //!
-//! The [`blocking`] module (feature `std`, on by default) drives them over `std::net`.
+//! The [`blocking`] module (feature `std`, on by default) drives them over `std::net`, with
+//! one loop over the public API; `examples/nonblocking.rs` is an adapter written as if outside
+//! the crate.
 //!
 //! # The whole flow, in memory
 //! ```
