@@ -134,26 +134,15 @@ impl Connection {
         }
         let close_timeout = self.config.close_timeout;
         let keepalive = self.config.keepalive;
-        if self.close_deadline_runs() {
-            let at = *self
-                .timers
-                .close_deadline
-                .get_or_insert(now.saturating_add(close_timeout));
-            if now >= at {
-                self.abandon();
-                return Err(TimeoutError::CloseTimeout(close_timeout));
-            }
+        if self.close_deadline_runs() && passed(&mut self.timers.close_deadline, now, close_timeout)
+        {
+            self.abandon();
+            return Err(TimeoutError::CloseTimeout(close_timeout));
         }
-        if self.eof_wait_runs() {
-            let at = *self
-                .timers
-                .eof_deadline
-                .get_or_insert(now.saturating_add(close_timeout));
-            if now >= at {
-                // The server never ended the stream: the client ends it (section 7.1.1).
-                self.timers.eof_wait_over = true;
-                return Ok(());
-            }
+        if self.eof_wait_runs() && passed(&mut self.timers.eof_deadline, now, close_timeout) {
+            // The server never ended the stream: the client ends it (section 7.1.1).
+            self.timers.eof_wait_over = true;
+            return Ok(());
         }
         let phase = self.close.phase();
         if let Some(idle) = keepalive.idle_timeout {
@@ -225,4 +214,10 @@ impl Connection {
             && !self.eof
             && !self.timers.eof_wait_over
     }
+}
+
+/// Starts the deadline in `slot` at `timeout` from `now` unless it already runs; whether it
+/// has passed.
+fn passed(slot: &mut Option<Duration>, now: Duration, timeout: Duration) -> bool {
+    now >= *slot.get_or_insert(now.saturating_add(timeout))
 }
