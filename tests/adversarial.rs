@@ -11,10 +11,12 @@
 //! load on the machine shifts for both sizes alike. Where the point is memory, the bound is
 //! on bytes allocated by the test's own thread (peak over the operation), counted exactly.
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -25,8 +27,13 @@ use rfc6455::handshake::{
     ClientHandshake, ClientOptions, HandshakeError, HeaderError, Limits, Request, RequestError,
     Response, ResponseError, ServerHandshake, Url, accept_key,
 };
-use rfc6455::mask::apply_mask;
 use rfc6455::{CloseCode, Config, Connection, Event, ProtocolError, Role, SendError, State};
+use support::frames::{KEY, both_roles, close_payload, decode_frames, header_to, raw_frame, to};
+use support::raw::{
+    ACCEPT, header_value, raw_accept, raw_client, raw_connect, read_frame, read_head,
+};
+use support::seen::{Seen, drain, feed, one_chunk_and_bytewise};
+use support::{GUARD, join, listen, spawn_server};
 
 // ---------------------------------------------------------------- counting allocator
 
@@ -100,138 +107,22 @@ const MIB: usize = 1024 * KIB;
 
 // ---------------------------------------------------------------- sans-IO helpers
 
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A raw frame with any bits; masked with `KEY` when `masked`. `len` overrides the encoded
-/// length (for lies about it), in the minimal form unless `form` forces 126 or 127.
-fn raw_frame(fin: bool, rsv: u8, opcode: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
-    push_len(&mut out, masked, payload.len() as u64, None);
-    if masked {
-        out.extend_from_slice(&KEY);
-        let mut body = payload.to_vec();
-        apply_mask(&mut body, KEY, 0);
-        out.extend_from_slice(&body);
-    } else {
-        out.extend_from_slice(payload);
-    }
-    out
-}
-
-fn push_len(out: &mut Vec<u8>, masked: bool, len: u64, form: Option<u8>) {
-    let bit = if masked { 0x80 } else { 0 };
-    match form.unwrap_or(match len {
-        0..=125 => 0,
-        126..=65535 => 126,
-        _ => 127,
-    }) {
-        126 => {
-            out.push(bit | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        127 => {
-            out.push(bit | 127);
-            out.extend_from_slice(&len.to_be_bytes());
-        }
-        _ => out.push(bit | len as u8),
-    }
-}
-
-/// A frame as the peer of `role` sends it: masked towards a server.
-fn to(role: Role, fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    raw_frame(fin, 0, opcode, role == Role::Server, payload)
-}
-
-/// Just a header announcing `len` bytes, to `role`.
-fn header_to(role: Role, opcode: u8, len: u64, form: Option<u8>) -> Vec<u8> {
-    let masked = role == Role::Server;
-    let mut out = vec![0x80 | opcode];
-    push_len(&mut out, masked, len, form);
-    if masked {
-        out.extend_from_slice(&KEY);
-    }
-    out
-}
-
-fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
-    [&code.to_be_bytes()[..], reason].concat()
-}
-
-fn both_roles() -> [Role; 2] {
-    [Role::Server, Role::Client]
-}
-
 fn conn(role: Role, config: &Config) -> Connection {
     Connection::with_seed(role, config.clone(), [3; 32])
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Seen {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(u16, String),
-    Error(ProtocolError),
-}
-
-fn drain(c: &mut Connection, seen: &mut Vec<Seen>) {
-    loop {
-        match c.next_event() {
-            Ok(Some(e)) => seen.push(match e {
-                Event::Text(t) => Seen::Text(t.to_owned()),
-                Event::Binary(b) => Seen::Binary(b.to_vec()),
-                Event::Ping(b) => Seen::Ping(b.to_vec()),
-                Event::Pong(b) => Seen::Pong(b.to_vec()),
-                Event::Close(f) => Seen::Close(f.code.0, f.reason.to_owned()),
-            }),
-            Ok(None) => return,
-            Err(e) => {
-                seen.push(Seen::Error(e));
-                return;
-            }
-        }
-    }
-}
-
-fn feed(c: &mut Connection, input: &[u8], chunk: usize) -> Vec<Seen> {
-    let mut seen = Vec::new();
-    for piece in input.chunks(chunk.max(1)) {
-        c.recv(piece);
-        drain(c, &mut seen);
-    }
-    drain(c, &mut seen);
-    seen
 }
 
 /// Feeds `input` to a fresh connection in one chunk and one byte at a time; both must give
 /// the same events and output, which are returned.
 fn run(role: Role, config: &Config, input: &[u8]) -> (Vec<Seen>, Vec<u8>) {
-    let mut whole = conn(role, config);
-    let seen = feed(&mut whole, input, input.len());
-    let mut bytewise = conn(role, config);
-    assert_eq!(seen, feed(&mut bytewise, input, 1), "one chunk vs one byte");
-    assert_eq!(whole.pending_output(), bytewise.pending_output());
-    (seen, whole.pending_output().to_vec())
+    one_chunk_and_bytewise(|| conn(role, config), input)
 }
 
 /// Frames in `bytes` as sent by `from`: (opcode, payload unmasked).
-fn frames(from: Role, mut bytes: &[u8]) -> Vec<(OpCode, Vec<u8>)> {
-    use rfc6455::frame::{Decoded, FrameHeader};
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        let Ok(Decoded::Complete(h, n)) = FrameHeader::decode(bytes, u64::MAX) else {
-            panic!("invalid output {bytes:?}");
-        };
-        assert_eq!(h.mask.is_some(), from == Role::Client);
-        let mut payload = bytes[n..n + h.len as usize].to_vec();
-        if let Some(key) = h.mask {
-            apply_mask(&mut payload, key, 0);
-        }
-        out.push((h.opcode, payload));
-        bytes = &bytes[n + h.len as usize..];
-    }
-    out
+fn frames(from: Role, bytes: &[u8]) -> Vec<(OpCode, Vec<u8>)> {
+    decode_frames(from, bytes)
+        .into_iter()
+        .map(|(op, _, payload)| (op, payload))
+        .collect()
 }
 
 /// The connection failed with `error` (close code `code`) in both deliveries, after the
@@ -349,24 +240,12 @@ fn client_hs(options: ClientOptions) -> ClientHandshake {
     ClientHandshake::new(&url, &options, *b"the sample nonce").unwrap()
 }
 
-const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
 /// The head of a valid 101 (without its final empty line) with this accept value.
 fn ok_101(accept: &str) -> String {
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\n"
     )
-}
-
-/// The value of header `name` (lowercase) in a header block.
-fn header_value(head: &str, name: &str) -> String {
-    head.lines()
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-        .expect("the header is present")
 }
 
 /// Feeds a response to a client handshake, `chunk` bytes at a time.
@@ -441,116 +320,8 @@ fn assert_linear(what: &str, n: usize, rounds: usize, mut cost: impl FnMut(usize
 
 // ---------------------------------------------------------------- loopback helpers
 
-/// A bound on every blocking wait, so a bug fails a test instead of hanging it.
-const GUARD: Duration = Duration::from_secs(10);
-
-fn listen() -> (TcpListener, SocketAddr) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    (listener, addr)
-}
-
-/// Runs `serve` on the first connection to a fresh listener, in a thread.
-fn spawn_server<T: Send + 'static>(
-    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
-) -> (SocketAddr, JoinHandle<T>) {
-    let (listener, addr) = listen();
-    let handle = thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("accept");
-        serve(stream)
-    });
-    (addr, handle)
-}
-
-fn join<T>(handle: JoinHandle<T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-}
-
-fn raw_connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(GUARD)).unwrap();
-    stream.set_write_timeout(Some(GUARD)).unwrap();
-    stream.set_nodelay(true).unwrap();
-    stream
-}
-
-/// Reads an HTTP header block byte by byte.
-fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
-/// A raw client that completed the handshake.
-fn raw_client(addr: SocketAddr) -> TcpStream {
-    let mut stream = raw_connect(addr);
-    stream.write_all(&request_with("", &[])).unwrap();
-    let head = read_head(&mut stream);
-    assert!(
-        head.starts_with("HTTP/1.1 101 ") && head.contains(ACCEPT),
-        "{head}"
-    );
-    stream
-}
-
-/// A raw server's side of the handshake: reads the request, answers 101.
-fn raw_accept(stream: &mut TcpStream) {
-    stream.set_read_timeout(Some(GUARD)).unwrap();
-    let head = read_head(stream);
-    let key = header_value(&head, "sec-websocket-key");
-    let accept = accept_key(key.as_bytes());
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        std::str::from_utf8(&accept).unwrap()
-    );
-    stream.write_all(response.as_bytes()).unwrap();
-}
-
-/// A frame read off the wire: opcode and unmasked payload.
-type RawFrame = (u8, Vec<u8>);
-
 /// Builds the head of a bad 101 from the accept value the request calls for.
 type BadResponse = fn(&str) -> String;
-
-/// Reads one frame off a raw stream.
-fn read_frame(stream: &mut impl Read) -> io::Result<RawFrame> {
-    let mut head = [0; 2];
-    stream.read_exact(&mut head)?;
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut n = [0; 2];
-            stream.read_exact(&mut n)?;
-            u64::from(u16::from_be_bytes(n))
-        }
-        127 => {
-            let mut n = [0; 8];
-            stream.read_exact(&mut n)?;
-            u64::from_be_bytes(n)
-        }
-        n => u64::from(n),
-    };
-    let mut key = None;
-    if head[1] & 0x80 != 0 {
-        let mut k = [0; 4];
-        stream.read_exact(&mut k)?;
-        key = Some(k);
-    }
-    let mut payload = vec![0; len as usize];
-    stream.read_exact(&mut payload)?;
-    if let Some(k) = key {
-        apply_mask(&mut payload, k, 0);
-    }
-    Ok((head[0] & 0x0f, payload))
-}
 
 /// Our server with `acceptor`, on the first connection, running `serve` on the socket.
 fn spawn_ws_server<T: Send + 'static>(
@@ -566,7 +337,10 @@ fn spawn_ws_server<T: Send + 'static>(
 
 /// A raw client sends `bytes` after the handshake; our server reads until it is done.
 /// Returns what the server read (its error last) and the frames the client got back.
-fn raw_to_server(config: Config, bytes: Vec<u8>) -> (Vec<Result<Message, String>>, Vec<RawFrame>) {
+fn raw_to_server(
+    config: Config,
+    bytes: Vec<u8>,
+) -> (Vec<Result<Message, String>>, Vec<(u8, Vec<u8>)>) {
     let (addr, server) = spawn_ws_server(Acceptor::new().config(config), |mut ws| {
         let mut seen = Vec::new();
         loop {
@@ -585,7 +359,7 @@ fn raw_to_server(config: Config, bytes: Vec<u8>) -> (Vec<Result<Message, String>
     let seen = join(server);
     let mut back = Vec::new();
     while let Ok(frame) = read_frame(&mut client) {
-        back.push(frame);
+        back.push((frame.opcode, frame.payload));
     }
     (seen, back)
 }
@@ -1377,24 +1151,24 @@ fn c13_wrong_masking_direction_fails_1002() {
         let payload: &[u8] = if op == 8 { &[0x03, 0xe8] } else { b"x" };
         fails(
             Role::Server,
-            &raw_frame(true, 0, op, false, payload),
+            &raw_frame(true, 0, op, None, payload),
             ProtocolError::UnmaskedFrame,
             1002,
         );
         fails(
             Role::Client,
-            &raw_frame(true, 0, op, true, payload),
+            &raw_frame(true, 0, op, Some(KEY), payload),
             ProtocolError::MaskedFrame,
             1002,
         );
     }
     // A continuation after a proper start, with the wrong direction.
     let mut input = to(Role::Server, false, 1, b"a");
-    input.extend(raw_frame(true, 0, 0, false, b"b"));
+    input.extend(raw_frame(true, 0, 0, None, b"b"));
     fails(Role::Server, &input, ProtocolError::UnmaskedFrame, 1002);
     server_fails_on_the_wire(
         Config::default(),
-        raw_frame(true, 0, 1, false, b"hi"),
+        raw_frame(true, 0, 1, None, b"hi"),
         ProtocolError::UnmaskedFrame,
         1002,
     );
@@ -1402,9 +1176,10 @@ fn c13_wrong_masking_direction_fails_1002() {
     let (addr, server) = spawn_server(|mut stream| {
         raw_accept(&mut stream);
         stream
-            .write_all(&raw_frame(true, 0, 1, true, b"hi"))
+            .write_all(&raw_frame(true, 0, 1, Some(KEY), b"hi"))
             .unwrap();
-        read_frame(&mut stream).expect("a close frame")
+        let close = read_frame(&mut stream).expect("a close frame");
+        (close.opcode, close.payload)
     });
     let mut ws = ClientBuilder::new(format!("ws://{addr}/"))
         .read_timeout(GUARD)
@@ -1425,12 +1200,12 @@ fn c14_reserved_bits_and_opcodes_fail_1002() {
         let masked = role == Role::Server;
         for rsv in 1..8 {
             for op in [1, 2, 9] {
-                let input = raw_frame(true, rsv, op, masked, b"x");
+                let input = raw_frame(true, rsv, op, masked.then_some(KEY), b"x");
                 fails(role, &input, ProtocolError::ReservedBits(rsv), 1002);
             }
         }
         for op in (3..=7).chain(0xB..=0xF) {
-            let input = raw_frame(true, 0, op, masked, b"");
+            let input = raw_frame(true, 0, op, masked.then_some(KEY), b"");
             fails(
                 role,
                 &input,
@@ -1441,7 +1216,7 @@ fn c14_reserved_bits_and_opcodes_fail_1002() {
     }
     server_fails_on_the_wire(
         Config::default(),
-        raw_frame(true, 0, 0xB, true, b""),
+        raw_frame(true, 0, 0xB, Some(KEY), b""),
         ProtocolError::Frame(FrameError::ReservedOpcode(0xB)),
         1002,
     );
@@ -1816,8 +1591,9 @@ fn c23_unanswered_close_times_out_and_eof_is_1006_locally() {
         elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"
     );
+    let close = read_frame(&mut client).unwrap();
     assert_eq!(
-        read_frame(&mut client).unwrap(),
+        (close.opcode, close.payload),
         (0x8, close_payload(1000, b"bye"))
     );
     // Loopback: EOF without a close.

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use rfc6455::blocking::{self, Error, Keepalive, Message, WebSocket};
 use rfc6455::{CloseCode, Config, Role, SendError};
-use support::{GUARD, frame, frame_header, join, raw_accept, raw_client, read_frame, spawn_server};
+use support::frames::{frame_header, masked_frame, unmasked_frame};
+use support::raw::{RawFrame, drain_to_eof, raw_accept, raw_client, read_frame};
+use support::{GUARD, join, spawn_server};
 
 /// Our server over the first connection, with `setup` applied.
 fn our_server<T: Send + 'static>(
@@ -40,7 +42,7 @@ fn close_times_out_at_the_close_timeout_although_the_peer_keeps_sending_small_fr
     let mut peer = raw_client(addr);
     // Ignore the close and keep sending small frames, in batches so that the input never
     // pauses long enough for a read to time out, for at most 4 s (until our server hangs up).
-    let batch = frame(0x2, b"tick", true).repeat(4096);
+    let batch = masked_frame(true, 0x2, b"tick").repeat(4096);
     let until = Instant::now() + Duration::from_secs(4);
     while Instant::now() < until && peer.write_all(&batch).is_ok() {}
     let (result, took) = join(server);
@@ -62,7 +64,8 @@ fn read_timeout_bounds_a_trickled_message() {
     });
     let mut peer = raw_client(addr);
     // The header of a 1 MiB frame, then one byte every 200 µs.
-    peer.write_all(&frame_header(0x2, 1 << 20, true)).unwrap();
+    peer.write_all(&frame_header(0x2, 1 << 20, true, None))
+        .unwrap();
     let until = Instant::now() + Duration::from_secs(4);
     while Instant::now() < until && peer.write_all(&[0]).is_ok() {
         thread::sleep(Duration::from_micros(200));
@@ -88,7 +91,7 @@ fn a_read_timed_out_mid_message_resumes_and_loses_nothing() {
         (first, ws.read())
     });
     let mut peer = raw_client(addr);
-    let whole = frame(0x1, b"hello, slowly", true);
+    let whole = masked_frame(true, 0x1, b"hello, slowly");
     peer.write_all(&whole[..8]).unwrap();
     thread::sleep(Duration::from_millis(600));
     peer.write_all(&whole[8..]).unwrap();
@@ -106,7 +109,8 @@ fn a_read_timeout_too_long_to_represent_means_no_timeout() {
     });
     let mut peer = raw_client(addr);
     thread::sleep(Duration::from_millis(50));
-    peer.write_all(&frame(0x1, b"still here", true)).unwrap();
+    peer.write_all(&masked_frame(true, 0x1, b"still here"))
+        .unwrap();
     assert_eq!(
         join(server).unwrap(),
         Some(Message::Text("still here".into()))
@@ -138,7 +142,7 @@ fn split_reader_blocked_in_read_sees_a_later_writer_close_time_out() {
     let reading = thread::spawn(move || {
         let mut frames = Vec::new();
         while let Ok(frame) = read_frame(&mut peer) {
-            frames.push(frame.0);
+            frames.push(frame.opcode);
         }
         frames
     });
@@ -188,10 +192,11 @@ fn split_reader_reports_the_peer_close_after_its_echo_could_not_be_written_at_fi
     });
     let mut peer = raw_client(addr);
     thread::sleep(Duration::from_millis(300));
-    peer.write_all(&frame(0x8, &[0x03, 0xe8], true)).unwrap();
+    peer.write_all(&masked_frame(true, 0x8, &[0x03, 0xe8]))
+        .unwrap();
     // Let the reader fail at least once, then start reading.
     thread::sleep(Duration::from_millis(300));
-    let draining = thread::spawn(move || support::drain_to_eof(&mut peer));
+    let draining = thread::spawn(move || drain_to_eof(&mut peer));
     let results = join(server);
     let last = results.last().unwrap();
     assert!(
@@ -288,8 +293,11 @@ fn a_protocol_failure_ends_the_tcp_connection_while_writers_are_alive() {
     });
     let mut peer = raw_client(addr);
     // An unmasked frame from a client: 1002.
-    peer.write_all(&frame(0x1, b"unmasked", false)).unwrap();
-    let (opcode, payload) = read_frame(&mut peer).unwrap();
+    peer.write_all(&unmasked_frame(true, 0x1, b"unmasked"))
+        .unwrap();
+    let RawFrame {
+        opcode, payload, ..
+    } = read_frame(&mut peer).unwrap();
     assert_eq!((opcode, &payload[..2]), (0x8, &1002u16.to_be_bytes()[..]));
     let started = Instant::now();
     let mut rest = Vec::new();
