@@ -1,42 +1,13 @@
 //! The sans-IO connection against RFC 6455 sections 5 and 7, in memory, both roles.
 
+mod support;
+
 use rfc6455::frame::{Decoded, FrameHeader, OpCode};
-use rfc6455::mask::apply_mask;
 use rfc6455::{
     CloseCode, Config, Connection, Event, MessageKind, ProtocolError, Role, SendError, State,
 };
-
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A raw frame, with any opcode and bits, masked when `mask` is given.
-fn raw(fin: bool, rsv: u8, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | n as u8),
-        n @ 126..=65535 => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    let mut body = payload.to_vec();
-    if let Some(key) = mask {
-        out.extend_from_slice(&key);
-        apply_mask(&mut body, key, 0);
-    }
-    out.extend_from_slice(&body);
-    out
-}
-
-/// A frame as a client sends it to `role` = Server (masked), or as a server sends it (not).
-fn to(role: Role, fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mask = (role == Role::Server).then_some(KEY);
-    raw(fin, 0, opcode, mask, payload)
-}
+use support::frames::{KEY, both_roles, close_payload, decode_frames, raw_frame, to};
+use support::seen::{Seen, drain, feed, one_chunk_and_bytewise};
 
 fn conn(role: Role) -> Connection {
     Connection::with_seed(role, Config::default(), [7; 32])
@@ -46,49 +17,6 @@ fn conn_with(role: Role, config: Config) -> Connection {
     Connection::with_seed(role, config, [7; 32])
 }
 
-/// What a connection makes of a byte stream: owned events, and the error that ended it.
-#[derive(Debug, PartialEq, Eq, Clone)]
-enum Seen {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(u16, String),
-    Error(ProtocolError),
-}
-
-fn drain_events(c: &mut Connection, seen: &mut Vec<Seen>) {
-    loop {
-        match c.next_event() {
-            Ok(Some(ev)) => seen.push(match ev {
-                Event::Text(t) => Seen::Text(t.to_owned()),
-                Event::Binary(b) => Seen::Binary(b.to_vec()),
-                Event::Ping(b) => Seen::Ping(b.to_vec()),
-                Event::Pong(b) => Seen::Pong(b.to_vec()),
-                Event::Close(f) => Seen::Close(f.code.0, f.reason.to_owned()),
-            }),
-            Ok(None) => return,
-            Err(e) => {
-                seen.push(Seen::Error(e));
-                return;
-            }
-        }
-    }
-}
-
-/// Feeds `input` in chunks of `chunk` bytes, collecting events after each chunk.
-fn feed(c: &mut Connection, input: &[u8], chunk: usize) -> Vec<Seen> {
-    let mut seen = Vec::new();
-    for piece in input.chunks(chunk.max(1)) {
-        c.recv(piece);
-        drain_events(c, &mut seen);
-    }
-    if input.is_empty() {
-        drain_events(c, &mut seen);
-    }
-    seen
-}
-
 /// Feeds `input` to a fresh connection of `role` in one chunk and one byte at a time, asserts
 /// both give the same events and output, and returns the events and the output.
 fn run(role: Role, input: &[u8]) -> (Vec<Seen>, Vec<u8>) {
@@ -96,38 +24,7 @@ fn run(role: Role, input: &[u8]) -> (Vec<Seen>, Vec<u8>) {
 }
 
 fn run_with(role: Role, config: Config, input: &[u8]) -> (Vec<Seen>, Vec<u8>) {
-    let mut whole = conn_with(role, config.clone());
-    let seen = feed(&mut whole, input, input.len());
-    let mut bytewise = conn_with(role, config);
-    let seen_bytewise = feed(&mut bytewise, input, 1);
-    assert_eq!(seen, seen_bytewise, "one chunk vs one byte at a time");
-    assert_eq!(whole.pending_output(), bytewise.pending_output());
-    (seen, whole.pending_output().to_vec())
-}
-
-/// Decodes every frame in `bytes` as the peer of `from` would: (opcode, fin, unmasked payload).
-fn frames(from: Role, mut bytes: &[u8]) -> Vec<(OpCode, bool, Vec<u8>)> {
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        let Ok(Decoded::Complete(h, n)) = FrameHeader::decode(bytes, u64::MAX) else {
-            panic!("bad frame in output: {bytes:?}");
-        };
-        assert_eq!(h.mask.is_some(), from == Role::Client, "masking direction");
-        let len = h.len as usize;
-        let mut payload = bytes[n..n + len].to_vec();
-        if let Some(key) = h.mask {
-            apply_mask(&mut payload, key, 0);
-        }
-        out.push((h.opcode, h.fin, payload));
-        bytes = &bytes[n + len..];
-    }
-    out
-}
-
-fn close_payload(code: u16, reason: &str) -> Vec<u8> {
-    let mut p = code.to_be_bytes().to_vec();
-    p.extend_from_slice(reason.as_bytes());
-    p
+    one_chunk_and_bytewise(|| conn_with(role, config.clone()), input)
 }
 
 /// Asserts the connection failed with `error` and queued a close frame with its code.
@@ -135,14 +32,10 @@ fn assert_fails(role: Role, input: &[u8], error: ProtocolError, code: u16) {
     let (seen, out) = run(role, input);
     assert_eq!(seen.last(), Some(&Seen::Error(error)), "{seen:?}");
     assert_eq!(error.close_code().0, code);
-    let sent = frames(role, &out);
+    let sent = decode_frames(role, &out);
     let (op, _, payload) = sent.last().expect("a close frame was queued");
     assert_eq!(*op, OpCode::Close);
     assert_eq!(payload[..2], code.to_be_bytes());
-}
-
-fn both_roles() -> [Role; 2] {
-    [Role::Server, Role::Client]
 }
 
 // ------------------------------------------------------------------ data messages
@@ -218,7 +111,7 @@ fn fragmented_messages_with_control_frames_between() {
             ]
         );
         assert_eq!(
-            frames(role, &out),
+            decode_frames(role, &out),
             vec![(OpCode::Pong, true, b"ping".to_vec())]
         );
     }
@@ -232,7 +125,7 @@ fn outgoing_messages_are_fragmented_at_fragment_size() {
         let mut tx = conn_with(role, config.clone());
         tx.send_text("abcdefghijklmnopqrstuvwxyz").unwrap();
         tx.send_binary(&[]).unwrap();
-        let sent = frames(role, tx.pending_output());
+        let sent = decode_frames(role, tx.pending_output());
         let shape: Vec<_> = sent
             .iter()
             .map(|(op, fin, p)| (*op, *fin, p.len()))
@@ -303,7 +196,7 @@ fn server_receives_unmasked_frame_fails_1002() {
     for op in [1, 2, 9, 8] {
         assert_fails(
             Role::Server,
-            &raw(true, 0, op, None, b""),
+            &raw_frame(true, 0, op, None, b""),
             ProtocolError::UnmaskedFrame,
             1002,
         );
@@ -313,7 +206,7 @@ fn server_receives_unmasked_frame_fails_1002() {
 #[test]
 fn client_receives_masked_frame_fails_1002() {
     for op in [1, 2, 9, 8] {
-        let input = raw(true, 0, op, Some(KEY), b"");
+        let input = raw_frame(true, 0, op, Some(KEY), b"");
         assert_fails(Role::Client, &input, ProtocolError::MaskedFrame, 1002);
     }
 }
@@ -323,7 +216,7 @@ fn rsv_bits_without_extension_fail_1002() {
     for role in both_roles() {
         let mask = (role == Role::Server).then_some(KEY);
         for rsv in 1..8 {
-            let input = raw(true, rsv, 1, mask, b"hi");
+            let input = raw_frame(true, rsv, 1, mask, b"hi");
             assert_fails(role, &input, ProtocolError::ReservedBits(rsv), 1002);
         }
     }
@@ -483,7 +376,7 @@ fn ping_is_answered_with_the_same_payload() {
         let (seen, out) = run(role, &to(role, true, 9, b"are you there"));
         assert_eq!(seen, vec![Seen::Ping(b"are you there".to_vec())]);
         assert_eq!(
-            frames(role, &out),
+            decode_frames(role, &out),
             vec![(OpCode::Pong, true, b"are you there".to_vec())]
         );
     }
@@ -507,7 +400,7 @@ fn a_ping_flood_is_answered_by_at_most_two_queued_pongs() {
     }
     let seen = feed(&mut c, &input, 4096);
     assert_eq!(seen.len(), 10_000);
-    let pongs = frames(Role::Server, c.pending_output());
+    let pongs = decode_frames(Role::Server, c.pending_output());
     assert_eq!(
         pongs,
         vec![(OpCode::Pong, true, 0u32.to_be_bytes().to_vec())]
@@ -515,7 +408,7 @@ fn a_ping_flood_is_answered_by_at_most_two_queued_pongs() {
     // Once the first pong is written, the latest ping's pong takes its place.
     let n = c.pending_output().len();
     c.consume_output(n);
-    let pongs = frames(Role::Server, c.pending_output());
+    let pongs = decode_frames(Role::Server, c.pending_output());
     assert_eq!(
         pongs,
         vec![(OpCode::Pong, true, 9999u32.to_be_bytes().to_vec())]
@@ -531,7 +424,7 @@ fn send_ping_and_pong_check_their_length() {
     assert_eq!(c.send_ping(&[0; 126]), Err(SendError::ControlTooLong(126)));
     c.send_ping(&[0; 125]).unwrap();
     c.send_pong(b"beat").unwrap();
-    let sent = frames(Role::Client, c.pending_output());
+    let sent = decode_frames(Role::Client, c.pending_output());
     assert_eq!(sent[0], (OpCode::Ping, true, vec![0; 125]));
     assert_eq!(sent[1], (OpCode::Pong, true, b"beat".to_vec()));
 }
@@ -550,7 +443,7 @@ fn close_is_echoed_and_then_nothing_more_is_sent_or_delivered() {
         assert_eq!(c.state(), State::Closing);
         assert!(!c.is_closed());
         assert_eq!(
-            frames(role, c.pending_output()),
+            decode_frames(role, c.pending_output()),
             vec![(OpCode::Close, true, close_payload(1000, ""))]
         );
         let n = c.pending_output().len();
@@ -573,7 +466,10 @@ fn empty_close_reports_1005_and_is_answered_with_an_empty_close() {
     for role in both_roles() {
         let (seen, out) = run(role, &to(role, true, 8, b""));
         assert_eq!(seen, vec![Seen::Close(1005, String::new())]);
-        assert_eq!(frames(role, &out), vec![(OpCode::Close, true, vec![])]);
+        assert_eq!(
+            decode_frames(role, &out),
+            vec![(OpCode::Close, true, vec![])]
+        );
     }
 }
 
@@ -587,7 +483,7 @@ fn every_valid_close_code_is_echoed() {
             let (seen, out) = run(role, &to(role, true, 8, &close_payload(code, "reason")));
             assert_eq!(seen, vec![Seen::Close(code, "reason".into())]);
             assert_eq!(
-                frames(role, &out),
+                decode_frames(role, &out),
                 vec![(OpCode::Close, true, close_payload(code, ""))]
             );
         }
@@ -674,7 +570,7 @@ fn close_refuses_codes_that_must_not_be_sent() {
     );
     c.close(CloseCode::NO_STATUS, "").unwrap();
     assert_eq!(
-        frames(Role::Server, c.pending_output()),
+        decode_frames(Role::Server, c.pending_output()),
         vec![(OpCode::Close, true, vec![])]
     );
 }
@@ -786,7 +682,7 @@ mod properties {
             while !rest.is_empty() {
                 let n = chunks[i % chunks.len()].min(rest.len());
                 rx.recv(&rest[..n]);
-                drain_events(&mut rx, &mut seen);
+                drain(&mut rx, &mut seen);
                 rest = &rest[n..];
                 i += 1;
             }

@@ -9,6 +9,8 @@
 //!
 //! Header-only encode/decode round trips are in `src/frame.rs`.
 
+mod support;
+
 use proptest::prelude::*;
 
 use rfc6455::frame::{Decoded, FrameHeader, MAX_HEADER_LEN, OpCode};
@@ -16,36 +18,8 @@ use rfc6455::handshake::{
     Accept, ClientHandshake, ClientOptions, Limits, Rejection, ResponseError, ServerHandshake, Url,
 };
 use rfc6455::mask::{apply_mask, apply_mask_bytewise, extend_masked};
-use rfc6455::{CloseCode, Config, Connection, Event, MessageKind, ProtocolError, Role};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Seen {
-    Text(String),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(u16, String),
-    Error(ProtocolError),
-}
-
-fn drain(c: &mut Connection, seen: &mut Vec<Seen>) {
-    loop {
-        match c.next_event() {
-            Ok(Some(e)) => seen.push(match e {
-                Event::Text(t) => Seen::Text(t.to_owned()),
-                Event::Binary(b) => Seen::Binary(b.to_vec()),
-                Event::Ping(b) => Seen::Ping(b.to_vec()),
-                Event::Pong(b) => Seen::Pong(b.to_vec()),
-                Event::Close(f) => Seen::Close(f.code.0, f.reason.to_owned()),
-            }),
-            Ok(None) => return,
-            Err(e) => {
-                seen.push(Seen::Error(e));
-                return;
-            }
-        }
-    }
-}
+use rfc6455::{CloseCode, Config, Connection, MessageKind, Role};
+use support::seen::{Seen, drain};
 
 fn other(role: Role) -> Role {
     match role {
