@@ -2,6 +2,8 @@
 //! server in its own thread), and hand-written raw peers where a test needs a peer that
 //! misbehaves or bytes checked on the wire. Every listener binds port 0.
 
+mod support;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::num::NonZeroUsize;
@@ -12,25 +14,14 @@ use rfc6455::blocking::{
     self, Acceptor, ClientBuilder, Error, Keepalive, MaybeTlsStream, Message, Reader, Rejection,
     TimeoutControl, WebSocket, Writer,
 };
-use rfc6455::handshake::{
-    Accept, HandshakeError, OptionsError, RequestError, ResponseError, accept_key,
-};
-use rfc6455::mask::apply_mask;
+use rfc6455::handshake::{Accept, HandshakeError, OptionsError, RequestError, ResponseError};
 use rfc6455::{CloseCode, Config, Connection, MessageKind, ProtocolError, SendError};
-
-/// The opening handshake of RFC 6455 section 1.3, as a raw client writes it.
-const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
-Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Version: 13\r\n\r\n";
-
-/// The `Sec-WebSocket-Accept` that `REQUEST`'s key calls for (RFC 6455 section 1.3).
-const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-/// The masking key of raw clients' frames.
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A bound on every blocking wait, so a bug fails a test instead of hanging it.
-const GUARD: Duration = Duration::from_secs(10);
+use support::frames::{close_payload, masked_frame, unmasked_frame};
+use support::raw::{
+    REQUEST, RawFrame, assert_switching, raw_accept, raw_client, read_frame, read_whole_head,
+    switching_response,
+};
+use support::{GUARD, echo, join, spawn_server};
 
 /// Keepalive and close-timeout tests: a ping after this much silence...
 const PING_INTERVAL: Duration = Duration::from_millis(100);
@@ -38,28 +29,6 @@ const PING_INTERVAL: Duration = Duration::from_millis(100);
 const IDLE_TIMEOUT: Duration = Duration::from_millis(400);
 
 // ---------------------------------------------------------------- harness
-
-/// Binds 127.0.0.1:0 and runs `serve` on the first connection in a thread.
-fn spawn_server<T, F>(serve: F) -> (SocketAddr, JoinHandle<T>)
-where
-    T: Send + 'static,
-    F: FnOnce(TcpStream) -> T + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    let handle = thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("accept");
-        serve(stream)
-    });
-    (addr, handle)
-}
-
-/// Joins a thread, re-raising its panic with its own message.
-fn join<T>(handle: JoinHandle<T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
 
 fn url(addr: SocketAddr) -> String {
     format!("ws://{addr}/")
@@ -79,26 +48,6 @@ fn accept(stream: TcpStream) -> WebSocket<TcpStream> {
     let mut ws = blocking::accept(stream).expect("server handshake");
     ws.set_read_timeout(Some(GUARD));
     ws
-}
-
-/// Echoes text and binary messages until the connection is over; returns what it read.
-fn echo(mut ws: WebSocket<TcpStream>) -> Vec<Message> {
-    ws.set_read_timeout(Some(GUARD));
-    let mut seen = Vec::new();
-    loop {
-        match ws.read() {
-            Ok(Some(message)) => {
-                match &message {
-                    Message::Text(text) => ws.send_text(text).expect("echo text"),
-                    Message::Binary(data) => ws.send_binary(data).expect("echo binary"),
-                    _ => {}
-                }
-                seen.push(message);
-            }
-            Ok(None) => return seen,
-            Err(e) => panic!("echo server: read failed: {e:?}"),
-        }
-    }
 }
 
 /// An echo server with the default settings.
@@ -129,144 +78,6 @@ fn bytes_of_len(len: usize) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------- raw peers
-
-/// A frame with any opcode, masked when `mask` is given.
-fn frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | opcode];
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | n as u8),
-        n @ 126..=65535 => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    let mut body = payload.to_vec();
-    if let Some(key) = mask {
-        out.extend_from_slice(&key);
-        apply_mask(&mut body, key, 0);
-    }
-    out.extend_from_slice(&body);
-    out
-}
-
-/// A frame as a raw client sends it: masked with `KEY`.
-fn masked_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(fin, opcode, Some(KEY), payload)
-}
-
-/// A frame as a raw server sends it: unmasked.
-fn server_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(fin, opcode, None, payload)
-}
-
-/// A frame as read off the wire, unmasked.
-#[derive(Debug)]
-struct RawFrame {
-    fin: bool,
-    rsv: u8,
-    opcode: u8,
-    masked: bool,
-    payload: Vec<u8>,
-}
-
-fn read_frame(stream: &mut impl Read) -> io::Result<RawFrame> {
-    let mut head = [0; 2];
-    stream.read_exact(&mut head)?;
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut n = [0; 2];
-            stream.read_exact(&mut n)?;
-            u64::from(u16::from_be_bytes(n))
-        }
-        127 => {
-            let mut n = [0; 8];
-            stream.read_exact(&mut n)?;
-            u64::from_be_bytes(n)
-        }
-        n => u64::from(n),
-    };
-    let masked = head[1] & 0x80 != 0;
-    let mut key = [0; 4];
-    if masked {
-        stream.read_exact(&mut key)?;
-    }
-    let mut payload = vec![0; usize::try_from(len).expect("frame length fits in usize")];
-    stream.read_exact(&mut payload)?;
-    if masked {
-        apply_mask(&mut payload, key, 0);
-    }
-    Ok(RawFrame {
-        fin: head[0] & 0x80 != 0,
-        rsv: (head[0] >> 4) & 0x7,
-        opcode: head[0] & 0x0f,
-        masked,
-        payload,
-    })
-}
-
-/// Reads an HTTP header block byte by byte, so no byte after it is consumed.
-fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).expect("read header block");
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).expect("ASCII header block")
-}
-
-/// Checks a 101 response to `REQUEST`.
-fn assert_switching(head: &str) {
-    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-    assert!(head.contains(ACCEPT), "{head}");
-}
-
-/// A raw client that completed the opening handshake by hand.
-fn raw_client(addr: SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(GUARD)).expect("read timeout");
-    stream.write_all(REQUEST).expect("write request");
-    assert_switching(&read_head(&mut stream));
-    stream
-}
-
-/// A raw server's side of the opening handshake: reads the request and accepts it.
-fn raw_accept(stream: &mut TcpStream) {
-    let response = switching_response(stream);
-    stream.write_all(&response).expect("write 101");
-}
-
-/// Reads a client's request and returns the 101 that accepts it, for a raw server to write.
-fn switching_response(stream: &mut TcpStream) -> Vec<u8> {
-    stream.set_read_timeout(Some(GUARD)).expect("read timeout");
-    let head = read_head(stream);
-    let key = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .expect("request has Sec-WebSocket-Key");
-    let accept = accept_key(key.as_bytes());
-    format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        std::str::from_utf8(&accept).expect("base64")
-    )
-    .into_bytes()
-}
-
-fn close_payload(code: u16, reason: &str) -> Vec<u8> {
-    let mut payload = code.to_be_bytes().to_vec();
-    payload.extend_from_slice(reason.as_bytes());
-    payload
-}
 
 fn is_timeout_kind(e: &Error) -> bool {
     matches!(e, Error::Io(io) if matches!(io.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock))
@@ -704,7 +515,7 @@ fn server_receives_unmasked_frame_fails_with_1002_on_the_wire() {
     });
     let mut stream = raw_client(addr);
     stream
-        .write_all(&server_frame(true, 0x1, b"unmasked"))
+        .write_all(&unmasked_frame(true, 0x1, b"unmasked"))
         .expect("write");
     let close = read_frame(&mut stream).expect("close frame");
     let (failed, after) = join(server);
@@ -1254,7 +1065,7 @@ fn client_handshake_deadline_when_server_never_answers() {
     let deadline = Duration::from_millis(300);
     let (addr, server) = spawn_server(|mut stream| {
         stream.set_read_timeout(Some(GUARD)).expect("read timeout");
-        read_head(&mut stream);
+        read_whole_head(&mut stream);
         stream // kept open, silent, until joined
     });
     let started = Instant::now();
@@ -1291,7 +1102,7 @@ fn frames_pipelined_after_the_request_are_delivered_first() {
     bytes.extend(masked_frame(true, 0x1, "pipelined ✓".as_bytes()));
     bytes.extend(masked_frame(true, 0x2, &[0, 1, 2, 3, 255]));
     stream.write_all(&bytes).expect("write request and frames");
-    assert_switching(&read_head(&mut stream));
+    assert_switching(&read_whole_head(&mut stream));
     stream
         .write_all(&masked_frame(true, 0x8, &close_payload(1000, "")))
         .expect("write close");
@@ -1313,8 +1124,8 @@ fn frames_pipelined_after_the_request_are_delivered_first() {
 fn frames_pipelined_after_the_101_are_delivered_first() {
     let (addr, server) = spawn_server(|mut stream| {
         let mut bytes = switching_response(&mut stream);
-        bytes.extend(server_frame(true, 0x1, "right away ✓".as_bytes()));
-        bytes.extend(server_frame(true, 0x8, &close_payload(1000, "done")));
+        bytes.extend(unmasked_frame(true, 0x1, "right away ✓".as_bytes()));
+        bytes.extend(unmasked_frame(true, 0x8, &close_payload(1000, "done")));
         stream.write_all(&bytes).expect("write 101 and frames");
         // The server ends the TCP connection once the close handshake is over.
         read_frame(&mut stream).expect("close echo")
@@ -1363,7 +1174,7 @@ fn read_timeout_in_the_middle_of_a_frame_resumes_exactly() {
 fn spawn_half_frame_server(payload: Vec<u8>) -> (SocketAddr, JoinHandle<TcpStream>) {
     spawn_server(move |mut stream| {
         raw_accept(&mut stream);
-        let frame = server_frame(true, 0x2, &payload);
+        let frame = unmasked_frame(true, 0x2, &payload);
         // Header (2 + 2 length) and half the payload.
         let split = 4 + payload.len() / 2;
         stream.write_all(&frame[..split]).expect("first half");

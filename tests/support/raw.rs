@@ -43,7 +43,7 @@ pub fn read_head(stream: &mut TcpStream) -> String {
 
 /// Reads a whole HTTP header block; fails the test if the stream ends first or it is not
 /// ASCII.
-fn read_whole_head(stream: &mut TcpStream) -> String {
+pub fn read_whole_head(stream: &mut TcpStream) -> String {
     let head = read_head(stream);
     assert!(
         head.ends_with("\r\n\r\n"),
