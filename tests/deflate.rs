@@ -3,10 +3,11 @@
 //! Python `websockets`, which compresses by default.
 #![cfg(feature = "deflate")]
 
+mod support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Write as _;
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::thread;
 
@@ -17,6 +18,9 @@ use rfc6455::frame::{Decoded, FrameHeader, OpCode, RSV1};
 use rfc6455::handshake::{ClientHandshake, ClientOptions, Limits, ServerHandshake, Url};
 use rfc6455::mask::apply_mask;
 use rfc6455::{Config, Connection, Event, MessageKind, ProtocolError, Role};
+use support::frames::raw_frame;
+use support::seen::Seen;
+use support::{join, spawn_server};
 
 // ------------------------------------------------------------------ a peak-measuring allocator
 
@@ -112,18 +116,13 @@ fn transfer(from: &mut Connection, to: &mut Connection) -> Vec<(OpCode, bool, u8
     frames
 }
 
-#[derive(Debug, PartialEq)]
-enum Got {
-    Text(String),
-    Binary(Vec<u8>),
-}
-
-fn events(c: &mut Connection) -> Vec<Got> {
+/// The data messages `c` has ready; anything else fails the test.
+fn events(c: &mut Connection) -> Vec<Seen> {
     let mut out = Vec::new();
     while let Some(event) = c.next_event().unwrap() {
         match event {
-            Event::Text(t) => out.push(Got::Text(t.to_owned())),
-            Event::Binary(b) => out.push(Got::Binary(b.to_vec())),
+            Event::Text(t) => out.push(Seen::Text(t.to_owned())),
+            Event::Binary(b) => out.push(Seen::Binary(b.to_vec())),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -192,14 +191,14 @@ fn round_trips_for_each_parameter_set_both_directions() {
             );
             assert_eq!(
                 events(&mut server),
-                vec![Got::Text(text.clone()), Got::Binary(binary.clone())]
+                vec![Seen::Text(text.clone()), Seen::Binary(binary.clone())]
             );
             server.send_text(&text).unwrap();
             server.send_binary(&binary).unwrap();
             transfer(&mut server, &mut client);
             assert_eq!(
                 events(&mut client),
-                vec![Got::Text(text), Got::Binary(binary)]
+                vec![Seen::Text(text), Seen::Binary(binary)]
             );
         }
     }
@@ -221,7 +220,7 @@ fn compressed_messages_are_fragmented_in_both_directions() {
             .all(|f| f.2 == 0 && f.0 == OpCode::Continuation),
         "{frames:?}"
     );
-    assert_eq!(events(&mut server), vec![Got::Text(text.clone())]);
+    assert_eq!(events(&mut server), vec![Seen::Text(text.clone())]);
 
     // send_fragment streams a compressed message fragment by fragment.
     for chunk in text.as_bytes().chunks(3000) {
@@ -233,7 +232,7 @@ fn compressed_messages_are_fragmented_in_both_directions() {
     let frames = transfer(&mut server, &mut client);
     assert_eq!(frames[0].2, RSV1);
     assert!(frames[1..].iter().all(|f| f.2 == 0));
-    assert_eq!(events(&mut client), vec![Got::Text(text + "!")]);
+    assert_eq!(events(&mut client), vec![Seen::Text(text + "!")]);
 }
 
 #[test]
@@ -246,7 +245,7 @@ fn context_takeover_shrinks_repeats_and_no_context_takeover_does_not() {
         for _ in 0..2 {
             client.send_text(&message).unwrap();
             lens.push(transfer(&mut client, &mut server)[0].3);
-            assert_eq!(events(&mut server), vec![Got::Text(message.clone())]);
+            assert_eq!(events(&mut server), vec![Seen::Text(message.clone())]);
         }
         lens
     };
@@ -287,11 +286,11 @@ fn empty_messages_and_empty_last_fragments_round_trip() {
         assert_eq!(
             events(&mut server),
             vec![
-                Got::Text("abc".into()),
-                Got::Binary(Vec::new()),
-                Got::Text(String::new()),
-                Got::Binary(b"xyz".to_vec()),
-                Got::Text("abc".into()),
+                Seen::Text("abc".into()),
+                Seen::Binary(Vec::new()),
+                Seen::Text(String::new()),
+                Seen::Binary(b"xyz".to_vec()),
+                Seen::Text("abc".into()),
             ],
             "no_context_takeover: {nct}"
         );
@@ -320,35 +319,19 @@ fn a_peer_that_sends_nothing_for_an_empty_message_is_understood() {
     assert_eq!(
         events(&mut s),
         vec![
-            Got::Text("abc".into()),
-            Got::Binary(Vec::new()),
-            Got::Text("abc".into()),
-            Got::Text(String::new()),
+            Seen::Text("abc".into()),
+            Seen::Binary(Vec::new()),
+            Seen::Text("abc".into()),
+            Seen::Text(String::new()),
         ]
     );
 }
 
 // ------------------------------------------------------------------ RSV1 rules
 
+/// A frame as a client sends it, with these RSV bits, masked with the key 1, 2, 3, 4.
 fn masked_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [1, 2, 3, 4];
-    let mut out = vec![(u8::from(fin) << 7) | (rsv << 4) | opcode];
-    match payload.len() {
-        len @ 0..=125 => out.push(0x80 | len as u8),
-        len @ 126..=0xffff => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&key);
-    let mut body = payload.to_vec();
-    apply_mask(&mut body, key, 0);
-    out.extend(body);
-    out
+    raw_frame(fin, rsv, opcode, Some([1, 2, 3, 4]), payload)
 }
 
 fn server_with_deflate() -> Connection {
@@ -636,10 +619,7 @@ fn window_bits_in_headers_are_digits_only_bare_or_quoted_rfc7692_7_1_2() {
 
 #[test]
 fn our_client_and_server_negotiate_and_compress() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+    let (addr, server) = spawn_server(|stream| {
         let mut ws = Acceptor::new().accept(stream).unwrap();
         assert!(ws.connection().is_deflate_enabled());
         while let Some(message) = ws.read().unwrap() {
@@ -654,13 +634,10 @@ fn our_client_and_server_negotiate_and_compress() {
     ws.send_text(&text).unwrap();
     assert_eq!(ws.read().unwrap(), Some(Message::Text(text)));
     ws.close(rfc6455::CloseCode::NORMAL, "").unwrap();
-    server.join().unwrap();
+    join(server);
 
     // Turned off on one side: no compression, still works.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+    let (addr, server) = spawn_server(|stream| {
         let ws = Acceptor::new().deflate(None).accept(stream).unwrap();
         assert!(!ws.connection().is_deflate_enabled());
     });
@@ -668,7 +645,7 @@ fn our_client_and_server_negotiate_and_compress() {
         .connect()
         .unwrap();
     assert!(!ws.connection().is_deflate_enabled());
-    server.join().unwrap();
+    join(server);
 }
 
 /// A Python with `websockets` installed: a venv under target/ made on first use.
@@ -714,10 +691,7 @@ fn interop_with_python_websockets_both_directions() {
     let text = text_like(50_000);
 
     // Their client, our server.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+    let (addr, server) = spawn_server(|stream| {
         let mut ws = Acceptor::new().accept(stream).unwrap();
         let compressed = ws.connection().is_deflate_enabled();
         while let Some(message) = ws.read().unwrap() {
@@ -744,10 +718,7 @@ asyncio.run(main())
 "#
     );
     run_python(&python, &script, &text);
-    assert!(
-        server.join().unwrap(),
-        "our server negotiated permessage-deflate"
-    );
+    assert!(join(server), "our server negotiated permessage-deflate");
 
     // Our client, their server.
     let port_file = std::env::temp_dir().join(format!("rfc6455-py-port-{}", std::process::id()));
