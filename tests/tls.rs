@@ -16,6 +16,9 @@ fn wss_without_the_tls_feature_names_it() {
 }
 
 #[cfg(feature = "tls")]
+mod support;
+
+#[cfg(feature = "tls")]
 mod tls {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -35,12 +38,10 @@ mod tls {
         self, AlertDescription, CertificateError, ClientConfig, RootCertStore, ServerConfig,
     };
     use rfc6455::blocking::{
-        self, Acceptor, ClientBuilder, Error, Keepalive, MaybeTlsStream, Message, TlsStream,
-        WebSocket,
+        self, Acceptor, ClientBuilder, Error, Keepalive, MaybeTlsStream, Message, WebSocket,
     };
 
-    /// A bound on every blocking wait, so a bug fails a test instead of hanging it.
-    const GUARD: Duration = Duration::from_secs(10);
+    use super::support::{GUARD, echo, join, spawn_server};
 
     // ------------------------------------------------------------ certificates
 
@@ -161,28 +162,6 @@ mod tls {
 
     // ------------------------------------------------------------ harness
 
-    /// Binds 127.0.0.1:0 and runs `serve` on the first connection in a thread.
-    fn spawn_server<T, F>(serve: F) -> (SocketAddr, JoinHandle<T>)
-    where
-        T: Send + 'static,
-        F: FnOnce(TcpStream) -> T + Send + 'static,
-    {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        let handle = thread::spawn(move || {
-            let (stream, _) = listener.accept().expect("accept");
-            serve(stream)
-        });
-        (addr, handle)
-    }
-
-    /// Joins a thread, re-raising its panic with its own message.
-    fn join<T>(handle: JoinHandle<T>) -> T {
-        handle
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    }
-
     /// Our TLS server with the test certificate, echoing until the connection is over;
     /// returns what it read.
     fn spawn_echo_server() -> (SocketAddr, JoinHandle<Vec<Message>>) {
@@ -192,25 +171,6 @@ mod tls {
                 .expect("server handshake");
             echo(ws)
         })
-    }
-
-    fn echo(mut ws: WebSocket<TlsStream>) -> Vec<Message> {
-        ws.set_read_timeout(Some(GUARD));
-        let mut seen = Vec::new();
-        loop {
-            match ws.read() {
-                Ok(Some(message)) => {
-                    match &message {
-                        Message::Text(text) => ws.send_text(text).expect("echo text"),
-                        Message::Binary(data) => ws.send_binary(data).expect("echo binary"),
-                        _ => {}
-                    }
-                    seen.push(message);
-                }
-                Ok(None) => return seen,
-                Err(e) => panic!("echo server: read failed: {e:?}"),
-            }
-        }
     }
 
     /// Our client for `wss://{host}:{port}/`, trusting the test CA.
