@@ -1,6 +1,8 @@
 //! The blocking adapters' handshake deadlines over real 127.0.0.1 sockets (port 0): the TCP
 //! connect counts towards `handshake_timeout`, and no duration, however long, panics.
 
+mod support;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
@@ -8,16 +10,13 @@ use std::time::{Duration, Instant};
 
 use rfc6455::CloseCode;
 use rfc6455::blocking::{Acceptor, ClientBuilder, Error, Message, TimeoutControl};
-
-/// A bound on every blocking wait, so a bug fails a test instead of hanging it.
-const GUARD: Duration = Duration::from_secs(10);
+use support::{GUARD, listen};
 
 /// A listener that never accepts, with its accept queue filled by connections, so that a new
 /// SYN is dropped and a connect to it hangs. `None` if the queue would not fill within 1024
 /// connections (a kernel that answers anyway, such as one with a huge backlog).
 fn full_listener() -> Option<(TcpListener, Vec<TcpStream>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
+    let (listener, addr) = listen();
     let mut fillers = Vec::new();
     for _ in 0..1024 {
         match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
@@ -81,8 +80,7 @@ fn connect_timeout_shorter_than_handshake_timeout_still_applies() {
 
 /// Runs an echo server on one connection accepted with `acceptor`, in a thread.
 fn echo_server(acceptor: Acceptor) -> (SocketAddr, thread::JoinHandle<Result<(), Error>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
+    let (listener, addr) = listen();
     let handle = thread::spawn(move || {
         let (stream, _) = listener.accept()?;
         stream.set_read_timeout(Some(GUARD))?;
@@ -126,8 +124,7 @@ fn duration_max_timeouts_do_not_panic_client_or_server() {
 
 #[test]
 fn duration_max_handshake_timeout_on_any_stream_does_not_panic() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
+    let (listener, addr) = listen();
     let server = thread::spawn(move || -> Result<(), Error> {
         let (stream, _) = listener.accept()?;
         let control: TimeoutControl<TcpStream> = TcpStream::set_read_timeout;
