@@ -320,6 +320,9 @@ fn assert_linear(what: &str, n: usize, rounds: usize, mut cost: impl FnMut(usize
 
 // ---------------------------------------------------------------- loopback helpers
 
+/// A frame read off the wire, as (opcode, unmasked payload).
+type OpPayload = (u8, Vec<u8>);
+
 /// Builds the head of a bad 101 from the accept value the request calls for.
 type BadResponse = fn(&str) -> String;
 
@@ -337,10 +340,7 @@ fn spawn_ws_server<T: Send + 'static>(
 
 /// A raw client sends `bytes` after the handshake; our server reads until it is done.
 /// Returns what the server read (its error last) and the frames the client got back.
-fn raw_to_server(
-    config: Config,
-    bytes: Vec<u8>,
-) -> (Vec<Result<Message, String>>, Vec<(u8, Vec<u8>)>) {
+fn raw_to_server(config: Config, bytes: Vec<u8>) -> (Vec<Result<Message, String>>, Vec<OpPayload>) {
     let (addr, server) = spawn_ws_server(Acceptor::new().config(config), |mut ws| {
         let mut seen = Vec::new();
         loop {
