@@ -355,3 +355,27 @@ fn waiting_for_the_peer_close_with_keepalive_on_does_not_poll() {
     assert!(reads <= 10, "{reads} reads in a 1 s close wait");
     drop(peer);
 }
+
+#[test]
+fn a_server_that_resets_after_the_close_handshake_ends_the_stream_cleanly() {
+    let (addr, server) = spawn_server(|mut stream| {
+        raw_accept(&mut stream);
+        stream
+            .write_all(&unmasked_frame(true, 0x8, &[0x03, 0xe8]))
+            .unwrap();
+        // Never read the client's close reply: closing a socket with unread input resets
+        // the connection instead of ending it.
+        thread::sleep(Duration::from_millis(200));
+        drop(stream);
+    });
+    let mut ws = blocking::ClientBuilder::new(format!("ws://{addr}/"))
+        .read_timeout(GUARD)
+        .connect()
+        .unwrap();
+    assert!(matches!(ws.read(), Ok(Some(Message::Close(code, _))) if code == CloseCode::NORMAL));
+    join(server);
+    assert!(
+        matches!(ws.read(), Ok(None)),
+        "the reset after the close handshake is an end"
+    );
+}

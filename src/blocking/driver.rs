@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Error;
 use super::timers::Clock;
-use crate::{Connection, Teardown};
+use crate::{Connection, State, Teardown};
 
 /// What the loop needs from a transport.
 pub(crate) trait Link {
@@ -80,7 +80,15 @@ pub(crate) fn pump<L: Link>(link: &mut L, clock: &Clock) -> Result<bool, Error> 
             }
             conn.poll_timeout()
         };
-        link.read(timeout.map(|at| clock.until(at)))?;
+        if let Err(e) = link.read(timeout.map(|at| clock.until(at))) {
+            let mut conn = link.conn();
+            // After the close handshake the transport may end any way it likes (a peer that
+            // resets instead of closing, say): it is the end of the stream.
+            if !matches!(e, Error::Io(_)) || conn.state() != State::Closed {
+                return Err(e);
+            }
+            conn.recv_eof();
+        }
     }
 }
 
