@@ -1,0 +1,162 @@
+/// The SSE2 kernel (SSE2 is part of the x86-64 baseline): 64 bytes per iteration, then 16,
+/// with overlapping first and last vectors. Needs `len >= 32`.
+///
+/// # Safety
+///
+/// As for [`super::Kernel`].
+#[cfg(any(not(target_feature = "avx2"), test))]
+#[inline]
+pub(super) unsafe fn mask_sse2(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
+    use core::arch::x86_64::{
+        __m128i, _mm_loadu_si128, _mm_set1_epi32, _mm_storeu_si128, _mm_xor_si128,
+    };
+
+    if len < 32 {
+        return 0;
+    }
+    let (start, [loop_key, first_key, last_key]) = super::kernel_keys::<16>(dst, len, rk);
+    // SAFETY: `len >= 32`, so the last 16 bytes of `src` are in bounds; `loadu` has no
+    // alignment requirement; SSE2 is always available on x86-64. Nothing has been stored
+    // yet, so these hold the original bytes even when masking in place.
+    let (key, last) = unsafe {
+        (
+            _mm_set1_epi32(loop_key as i32),
+            _mm_loadu_si128(src.add(len - 16).cast::<__m128i>()),
+        )
+    };
+    let mut i = start;
+    if start != 0 {
+        // SAFETY: `start < 16`, so `start + 16 < 32 <= len`: the first 16 bytes and the 16
+        // at `start` are within both ranges; unaligned access is allowed. Both are loaded
+        // before either is stored, so in place both hold the original bytes, and the bytes
+        // they share get the same value from either store.
+        unsafe {
+            let first = _mm_loadu_si128(src.cast::<__m128i>());
+            let a = _mm_loadu_si128(src.add(start).cast::<__m128i>());
+            let first = _mm_xor_si128(first, _mm_set1_epi32(first_key as i32));
+            _mm_storeu_si128(dst.cast::<__m128i>(), first);
+            _mm_storeu_si128(dst.add(start).cast::<__m128i>(), _mm_xor_si128(a, key));
+        }
+        i += 16;
+    }
+    while len - i >= 64 {
+        // SAFETY: `i + 64 <= len`, so the 64 bytes at offset `i` are within both ranges the
+        // caller vouched for. `loadu`/`storeu` allow any alignment. All four loads happen
+        // before the stores to the same bytes, so masking in place (`src == dst`) is fine,
+        // and otherwise the ranges do not overlap.
+        unsafe {
+            let s = src.add(i).cast::<__m128i>();
+            let d = dst.add(i).cast::<__m128i>();
+            let a = _mm_loadu_si128(s);
+            let b = _mm_loadu_si128(s.add(1));
+            let c = _mm_loadu_si128(s.add(2));
+            let e = _mm_loadu_si128(s.add(3));
+            _mm_storeu_si128(d, _mm_xor_si128(a, key));
+            _mm_storeu_si128(d.add(1), _mm_xor_si128(b, key));
+            _mm_storeu_si128(d.add(2), _mm_xor_si128(c, key));
+            _mm_storeu_si128(d.add(3), _mm_xor_si128(e, key));
+        }
+        i += 64;
+    }
+    while len - i >= 16 {
+        // SAFETY: `i + 16 <= len`, so these 16 bytes are within both ranges; unaligned
+        // access is allowed; load before store, as above.
+        unsafe {
+            let a = _mm_loadu_si128(src.add(i).cast::<__m128i>());
+            _mm_storeu_si128(dst.add(i).cast::<__m128i>(), _mm_xor_si128(a, key));
+        }
+        i += 16;
+    }
+    if i != len {
+        // SAFETY: `len >= 16`, so the last 16 bytes of `dst` are in bounds; unaligned stores
+        // are allowed. `last` holds the original bytes and is XORed with the key for its
+        // phase, so bytes the loop already did are rewritten with the same values.
+        unsafe {
+            let last = _mm_xor_si128(last, _mm_set1_epi32(last_key as i32));
+            _mm_storeu_si128(dst.add(len - 16).cast::<__m128i>(), last);
+        }
+    }
+    len
+}
+
+/// The AVX2 kernel: 128 bytes per iteration, then 32, with overlapping first and last
+/// vectors. Needs `len >= 64`.
+///
+/// # Safety
+///
+/// As for [`super::Kernel`]; in particular the CPU must support AVX2.
+#[cfg(any(feature = "std", target_feature = "avx2", test))]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn mask_avx2(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
+    use core::arch::x86_64::{
+        __m256i, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_storeu_si256, _mm256_xor_si256,
+    };
+
+    if len < 64 {
+        return 0;
+    }
+    let (start, [loop_key, first_key, last_key]) = super::kernel_keys::<32>(dst, len, rk);
+    // SAFETY: `len >= 64`, so the last 32 bytes of `src` are in bounds; `loadu` has no
+    // alignment requirement; the caller guarantees AVX2. Nothing has been stored yet, so
+    // these hold the original bytes even when masking in place.
+    let (key, last) = unsafe {
+        (
+            _mm256_set1_epi32(loop_key as i32),
+            _mm256_loadu_si256(src.add(len - 32).cast::<__m256i>()),
+        )
+    };
+    let mut i = start;
+    if start != 0 {
+        // SAFETY: `start < 32`, so `start + 32 < 64 <= len`: the first 32 bytes and the 32
+        // at `start` are within both ranges; unaligned access is allowed; AVX2 as above.
+        // Both are loaded before either is stored, so in place both hold the original
+        // bytes, and the bytes they share get the same value from either store.
+        unsafe {
+            let first = _mm256_loadu_si256(src.cast::<__m256i>());
+            let a = _mm256_loadu_si256(src.add(start).cast::<__m256i>());
+            let first = _mm256_xor_si256(first, _mm256_set1_epi32(first_key as i32));
+            _mm256_storeu_si256(dst.cast::<__m256i>(), first);
+            _mm256_storeu_si256(dst.add(start).cast::<__m256i>(), _mm256_xor_si256(a, key));
+        }
+        i += 32;
+    }
+    while len - i >= 128 {
+        // SAFETY: `i + 128 <= len`, so the 128 bytes at offset `i` are within both ranges
+        // the caller vouched for. `loadu`/`storeu` allow any alignment. All four loads
+        // happen before the stores to the same bytes, so masking in place is fine, and
+        // otherwise the ranges do not overlap. AVX2 is guaranteed by the caller.
+        unsafe {
+            let s = src.add(i).cast::<__m256i>();
+            let d = dst.add(i).cast::<__m256i>();
+            let a = _mm256_loadu_si256(s);
+            let b = _mm256_loadu_si256(s.add(1));
+            let c = _mm256_loadu_si256(s.add(2));
+            let e = _mm256_loadu_si256(s.add(3));
+            _mm256_storeu_si256(d, _mm256_xor_si256(a, key));
+            _mm256_storeu_si256(d.add(1), _mm256_xor_si256(b, key));
+            _mm256_storeu_si256(d.add(2), _mm256_xor_si256(c, key));
+            _mm256_storeu_si256(d.add(3), _mm256_xor_si256(e, key));
+        }
+        i += 128;
+    }
+    while len - i >= 32 {
+        // SAFETY: `i + 32 <= len`, so these 32 bytes are within both ranges; unaligned
+        // access is allowed; load before store, as above; AVX2 as above.
+        unsafe {
+            let a = _mm256_loadu_si256(src.add(i).cast::<__m256i>());
+            _mm256_storeu_si256(dst.add(i).cast::<__m256i>(), _mm256_xor_si256(a, key));
+        }
+        i += 32;
+    }
+    if i != len {
+        // SAFETY: `len >= 32`, so the last 32 bytes of `dst` are in bounds; unaligned stores
+        // are allowed; AVX2 as above. `last` holds the original bytes and is XORed with the
+        // key for its phase, so bytes the loop already did are rewritten with the same
+        // values.
+        unsafe {
+            let last = _mm256_xor_si256(last, _mm256_set1_epi32(last_key as i32));
+            _mm256_storeu_si256(dst.add(len - 32).cast::<__m256i>(), last);
+        }
+    }
+    len
+}
