@@ -1,0 +1,41 @@
+//! Refusals: what `reject` writes, and the statuses a `Rejection` may carry.
+
+use super::*;
+
+#[test]
+fn reject_output_parses_with_httparse() {
+    for (status, sent, reason) in [(403, 403, "Forbidden"), (599, 599, "")] {
+        let bytes = Rejection::new(status)
+            .unwrap()
+            .header("Content-Type", "text/plain")
+            .header("X-Evil", "a\r\nInjected: 1")
+            .header("Content-Length", "1")
+            .body("body")
+            .response();
+        let mut slots = [httparse::EMPTY_HEADER; 8];
+        let mut response = httparse::Response::new(&mut slots);
+        let httparse::Status::Complete(n) = response.parse(&bytes).unwrap() else {
+            panic!()
+        };
+        assert_eq!(&bytes[n..], b"body");
+        assert_eq!(response.code, Some(sent));
+        assert_eq!(response.reason, Some(reason));
+        let names: Vec<&str> = response.headers.iter().map(|h| h.name).collect();
+        assert_eq!(names, ["Content-Type", "Content-Length", "Connection"]);
+        assert_eq!(response.headers[1].value, b"4");
+    }
+}
+
+#[test]
+fn rejection_refuses_statuses_that_are_not_refusals() {
+    for status in [0, 100, 101, 200, 204, 299, 600, u16::MAX] {
+        assert_eq!(
+            Rejection::new(status),
+            Err(HandshakeError::Options(OptionsError::RefusalStatus(status))),
+        );
+    }
+    for status in [300, 403, 599] {
+        assert_eq!(Rejection::new(status).map(|r| r.status()), Ok(status));
+    }
+    assert_eq!(Rejection::forbidden().status(), 403);
+}
