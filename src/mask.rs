@@ -28,7 +28,7 @@
 
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
-use portable::{mask_copy_words, mask_vectors, mask_words};
+use portable::{mask_copy_words, mask_vectors, mask_words, rotate_key};
 
 /// [`apply_mask`] hands buffers at least this long to the SIMD kernel (where there is one);
 /// shorter ones are masked inline. A kernel call costs a fixed few nanoseconds (the call through
@@ -133,25 +133,6 @@ fn next_phase(phase: usize, len: usize) -> usize {
     ((phase & 3) + (len & 3)) & 3
 }
 
-/// The key rotated so that byte 0 is the one for phase `phase`: a buffer masked with `key` from
-/// `phase` is masked with the result from phase 0.
-#[inline(always)]
-fn rotate_key(key: [u8; 4], phase: usize) -> [u8; 4] {
-    // Little-endian regardless of the target: byte `i` sits at bits `8 * i`, so rotating right by
-    // `8 * phase` bits moves byte `phase` to position 0.
-    u32::from_le_bytes(key)
-        .rotate_right(((phase & 3) * 8) as u32)
-        .to_le_bytes()
-}
-
-/// The key (rotated to phase 0) repeated over a native-endian 64-bit word, so that XORing a word
-/// loaded with `from_ne_bytes` masks 8 bytes from phase 0.
-#[inline(always)]
-fn word_key(rk: [u8; 4]) -> u64 {
-    // The two halves are equal, so the result is the same for either byte order.
-    u64::from(u32::from_ne_bytes(rk)) * 0x1_0000_0001
-}
-
 /// Whether the portable loop first steps to an 8-byte-aligned address, byte by byte. Not needed
 /// where unaligned word access is as fast as aligned (it would only add a byte loop), needed on
 /// targets where an unaligned `u64` access is split into byte accesses.
@@ -210,37 +191,6 @@ const HAS_KERNEL: bool = cfg!(any(
     all(target_arch = "aarch64", target_feature = "neon")
 ));
 
-/// A SIMD kernel: writes `src[i] ^ rk[i % 4]` to `dst[i]` for every `i < len` and returns
-/// `len`, or, if `len` is shorter than two vectors, touches nothing and returns 0.
-///
-/// The main loop stores whole vectors at vector-aligned addresses of `dst`, from the first
-/// aligned one on. The bytes before it and after the last whole vector are done with one
-/// unaligned vector at the start and one ending at `len`, overlapping bytes the loop does, with
-/// the key shifted to match. Both are loaded before anything is stored (so that in place they
-/// hold the original bytes), so the overlapped bytes are rewritten with the values they already
-/// have.
-///
-/// The order of the stores is: the first vector, the first aligned vector (loaded before the
-/// first vector is stored), the rest of the loop, the last vector. It matters when the same
-/// buffer is masked again and again, as benchmarks do: a load that covers only part of an
-/// earlier store still in the store buffer cannot take its data from it and waits until the
-/// store reaches the cache. In this order, the loads of the next call that partially overlap a
-/// store of this one (of the first vector, overlapped by the first aligned vector; of the last
-/// aligned vector, overlapped by the last vector) come a whole call's work after that store.
-/// Storing the first vector after the loop instead put the store right before the next call's
-/// load of the first aligned vector: at 1 KiB one byte off alignment, 54 GB/s instead of 80
-/// (AVX2, Zen 3).
-///
-/// # Safety
-///
-/// `src` must be valid for reads and `dst` for writes of `len` bytes; either `src == dst` (in
-/// place) or the two ranges do not overlap. The CPU must support the kernel's target features.
-#[cfg(any(
-    target_arch = "x86_64",
-    all(target_arch = "aarch64", target_feature = "neon")
-))]
-type Kernel = unsafe fn(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize;
-
 /// The key words a kernel with `VECTOR`-byte vectors needs: for the main loop, which starts at
 /// the first `VECTOR`-aligned byte of `dst`; for the first vector (phase 0); for the last
 /// vector, which starts at `len - VECTOR`. Also that start offset of the loop.
@@ -273,8 +223,35 @@ mod neon;
 ))]
 #[allow(unsafe_code)]
 mod simd {
-    use super::Kernel;
     use core::mem::MaybeUninit;
+
+    /// A SIMD kernel: writes `src[i] ^ rk[i % 4]` to `dst[i]` for every `i < len` and returns
+    /// `len`, or, if `len` is shorter than two vectors, touches nothing and returns 0.
+    ///
+    /// The main loop stores whole vectors at vector-aligned addresses of `dst`, from the first
+    /// aligned one on. The bytes before it and after the last whole vector are done with one
+    /// unaligned vector at the start and one ending at `len`, overlapping bytes the loop does, with
+    /// the key shifted to match. Both are loaded before anything is stored (so that in place they
+    /// hold the original bytes), so the overlapped bytes are rewritten with the values they already
+    /// have.
+    ///
+    /// The order of the stores is: the first vector, the first aligned vector (loaded before the
+    /// first vector is stored), the rest of the loop, the last vector. It matters when the same
+    /// buffer is masked again and again, as benchmarks do: a load that covers only part of an
+    /// earlier store still in the store buffer cannot take its data from it and waits until the
+    /// store reaches the cache. In this order, the loads of the next call that partially overlap a
+    /// store of this one (of the first vector, overlapped by the first aligned vector; of the last
+    /// aligned vector, overlapped by the last vector) come a whole call's work after that store.
+    /// Storing the first vector after the loop instead put the store right before the next call's
+    /// load of the first aligned vector: at 1 KiB one byte off alignment, 54 GB/s instead of 80
+    /// (AVX2, Zen 3).
+    ///
+    /// # Safety
+    ///
+    /// `src` must be valid for reads and `dst` for writes of `len` bytes; either `src == dst` (in
+    /// place) or the two ranges do not overlap. The CPU must support the kernel's target features.
+    pub(super) type Kernel =
+        unsafe fn(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize;
 
     /// Masks `buf` in place with the rotated key `rk` and returns its length, or, if it is
     /// shorter than two vectors, leaves it alone and returns 0.

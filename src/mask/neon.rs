@@ -19,7 +19,7 @@ unsafe fn splat(word: u32) -> uint8x16_t {
 ///
 /// # Safety
 ///
-/// As for [`super::Kernel`] (NEON is enabled for the whole target).
+/// As for [`super::simd::Kernel`] (NEON is enabled for the whole target).
 #[inline]
 pub(super) unsafe fn mask_neon(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
     if len < 32 {

@@ -1,8 +1,26 @@
-//! The portable word loops of [`apply_mask`](super::apply_mask) and
+//! The key rotation and the portable word loops of [`apply_mask`](super::apply_mask) and
 //! [`extend_masked`](super::extend_masked), in safe code only.
 
-use super::{rotate_key, word_key};
 use core::mem::MaybeUninit;
+
+/// The key rotated so that byte 0 is the one for phase `phase`: a buffer masked with `key` from
+/// `phase` is masked with the result from phase 0.
+#[inline(always)]
+pub(super) fn rotate_key(key: [u8; 4], phase: usize) -> [u8; 4] {
+    // Little-endian regardless of the target: byte `i` sits at bits `8 * i`, so rotating right by
+    // `8 * phase` bits moves byte `phase` to position 0.
+    u32::from_le_bytes(key)
+        .rotate_right(((phase & 3) * 8) as u32)
+        .to_le_bytes()
+}
+
+/// The key (rotated to phase 0) repeated over a native-endian 64-bit word, so that XORing a word
+/// loaded with `from_ne_bytes` masks 8 bytes from phase 0.
+#[inline(always)]
+fn word_key(rk: [u8; 4]) -> u64 {
+    // The two halves are equal, so the result is the same for either byte order.
+    u64::from(u32::from_ne_bytes(rk)) * 0x1_0000_0001
+}
 
 /// The portable path: masks `buf` from phase 0 of the (already rotated) key `rk`, 8 bytes at a
 /// time. Safe code only: this is what runs for short buffers everywhere, and for all buffers on

@@ -127,7 +127,7 @@ fn check_copy_against_bytewise(name: &str, f: CopyFn<'_>) {
     target_arch = "x86_64",
     all(target_arch = "aarch64", target_feature = "neon")
 ))]
-unsafe fn check_kernel(name: &str, kernel: Kernel, min_len: usize) {
+unsafe fn check_kernel(name: &str, kernel: simd::Kernel, min_len: usize) {
     let in_place = |buf: &mut [u8], key: [u8; 4], phase: usize| {
         let len = buf.len();
         let before = buf.to_vec();

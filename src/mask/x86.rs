@@ -3,7 +3,7 @@
 ///
 /// # Safety
 ///
-/// As for [`super::Kernel`].
+/// As for [`super::simd::Kernel`].
 #[cfg(any(not(target_feature = "avx2"), test))]
 #[inline]
 pub(super) unsafe fn mask_sse2(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
@@ -84,7 +84,7 @@ pub(super) unsafe fn mask_sse2(src: *const u8, dst: *mut u8, len: usize, rk: [u8
 ///
 /// # Safety
 ///
-/// As for [`super::Kernel`]; in particular the CPU must support AVX2.
+/// As for [`super::simd::Kernel`]; in particular the CPU must support AVX2.
 #[cfg(any(feature = "std", target_feature = "avx2", test))]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn mask_avx2(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
