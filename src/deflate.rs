@@ -27,7 +27,7 @@ use alloc::format;
 use alloc::string::String;
 use core::fmt;
 
-use crate::handshake::Extension;
+use crate::extension::Extension;
 
 /// The extension's name in `Sec-WebSocket-Extensions`.
 pub const EXTENSION_NAME: &str = "permessage-deflate";

@@ -51,8 +51,6 @@
 
 use alloc::{format, string::String, vec::Vec};
 
-use core::fmt;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest as _, Sha1};
@@ -70,6 +68,10 @@ pub use error::{HandshakeError, HeaderError, OptionsError, RequestError, Respons
 pub use reject::Rejection;
 pub use server::{Accept, Request, ServerHandshake};
 pub use url::Url;
+
+// Defined outside the handshake, so that the extensions it negotiates can read it without
+// depending on the handshake.
+pub use crate::extension::Extension;
 
 /// The GUID appended to the client's key to compute `Sec-WebSocket-Accept`
 /// ([RFC 6455 section 1.3](https://www.rfc-editor.org/rfc/rfc6455#section-1.3)).
@@ -135,41 +137,6 @@ impl Default for Limits {
             max_headers: 96,
             max_body_bytes: 4 * 1024,
         }
-    }
-}
-
-/// One element of a `Sec-WebSocket-Extensions` header: a name and its parameters
-/// ([RFC 6455 section 9.1](https://www.rfc-editor.org/rfc/rfc6455#section-9.1)).
-///
-/// Quoted parameter values are unquoted (they must still be tokens). [`Display`](fmt::Display)
-/// writes the wire form back:
-///
-/// ```
-/// use rfc6455::handshake::Extension;
-/// let ext = Extension {
-///     name: "permessage-deflate".into(),
-///     params: vec![("server_max_window_bits".into(), Some("10".into())), ("x".into(), None)],
-/// };
-/// assert_eq!(ext.to_string(), "permessage-deflate; server_max_window_bits=10; x");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Extension {
-    /// The extension's registered token, such as `permessage-deflate`.
-    pub name: String,
-    /// The parameters in order: `name` alone, or `name=value`.
-    pub params: Vec<(String, Option<String>)>,
-}
-
-impl fmt::Display for Extension {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)?;
-        for (name, value) in &self.params {
-            match value {
-                Some(value) => write!(f, "; {name}={value}")?,
-                None => write!(f, "; {name}")?,
-            }
-        }
-        Ok(())
     }
 }
 

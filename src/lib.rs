@@ -65,6 +65,7 @@ mod copy;
 #[cfg(feature = "deflate")]
 pub mod deflate;
 mod error;
+mod extension;
 pub mod frame;
 #[cfg(any(fuzzing, feature = "fuzzing"))]
 #[doc(hidden)]
