@@ -57,6 +57,7 @@ use sha1::{Digest as _, Sha1};
 
 mod client;
 mod error;
+mod refusal;
 pub(crate) mod reject;
 mod server;
 #[cfg(test)]

@@ -220,7 +220,7 @@ impl HandshakeError {
             ],
             _ => &[TEXT],
         };
-        Some(super::reject::refusal(
+        Some(super::refusal::refusal(
             status,
             headers,
             format!("{self}\n").as_bytes(),
