@@ -4,8 +4,6 @@ use core::fmt;
 use std::io;
 use std::time::Duration;
 
-#[cfg(feature = "tls")]
-use super::tls;
 use crate::handshake::HandshakeError;
 use crate::{ProtocolError, SendError, TimeoutError};
 
@@ -64,7 +62,7 @@ impl fmt::Display for Error {
                 )
             }
             #[cfg(feature = "tls")]
-            Error::Tls(e) => write!(f, "TLS failed: {e}{}", tls::advice(e)),
+            Error::Tls(e) => write!(f, "TLS failed: {e}{}", advice(e)),
             Error::HandshakeTimeout(d) => {
                 write!(f, "WebSocket handshake did not complete within {d:?}")
             }
@@ -100,7 +98,7 @@ impl From<io::Error> for Error {
     /// An I/O error that carries a rustls error (from a TLS stream) becomes `Error::Tls`.
     fn from(e: io::Error) -> Error {
         #[cfg(feature = "tls")]
-        let e = match tls::rustls_error(e) {
+        let e = match rustls_error(e) {
             Ok(tls) => return Error::Tls(tls),
             Err(e) => e,
         };
@@ -149,5 +147,84 @@ impl From<TimeoutError> for Error {
             TimeoutError::PeerUnresponsive(d) => Error::PeerUnresponsive(d),
             TimeoutError::CloseTimeout(d) => Error::CloseTimeout(d),
         }
+    }
+}
+
+#[cfg(feature = "tls")]
+/// The rustls error inside an `io::Error`, if that is what it carries.
+fn rustls_error(e: io::Error) -> Result<rustls::Error, io::Error> {
+    if !e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        return Err(e);
+    }
+    let kind = e.kind();
+    match e
+        .into_inner()
+        .map(|inner| inner.downcast::<rustls::Error>())
+    {
+        Some(Ok(tls)) => Ok(*tls),
+        Some(Err(inner)) => Err(io::Error::new(kind, inner)),
+        None => Err(kind.into()),
+    }
+}
+
+#[cfg(feature = "tls")]
+/// What to do about a TLS failure, for the error's message ("" when there is nothing to
+/// add).
+fn advice(e: &rustls::Error) -> &'static str {
+    use rustls::Error as E;
+    use rustls::{AlertDescription, CertificateError};
+    match e {
+        E::InvalidCertificate(cert) => match cert {
+            CertificateError::UnknownIssuer => {
+                "; the server's certificate chain does not lead to a trusted root: for a \
+                 private CA, pass a rustls::ClientConfig that trusts it \
+                 (ClientBuilder::tls_config), and make sure the server sends its \
+                 intermediate certificates"
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                "; the certificate does not name the host in the URL: connect with a name \
+                 (or IP address) it lists, or issue it with that name as a subjectAltName"
+            }
+            CertificateError::Expired
+            | CertificateError::ExpiredContext { .. }
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. } => {
+                "; the certificate is outside its validity period: renew it, or check this \
+                 machine's clock"
+            }
+            CertificateError::Revoked => "; the certificate was revoked: replace it",
+            CertificateError::Other(other)
+                if alloc::format!("{other:?}").contains("CaUsedAsEndEntity") =>
+            {
+                "; the server presents a CA certificate (basicConstraints CA:TRUE) as its \
+                 own, which is what `openssl req -x509` makes by default: keep that \
+                 certificate as a CA, trust it in the client (ClientBuilder::tls_config), \
+                 and give the server a certificate it signed for the host name (or make a \
+                 self-signed one with `-addext basicConstraints=critical,CA:FALSE` and \
+                 `-addext subjectAltName=DNS:<host>`)"
+            }
+            _ => "; the peer's certificate was refused",
+        },
+        E::AlertReceived(
+            AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::CertificateExpired,
+        ) => {
+            "; the peer refused our certificate: check that it trusts our CA and that the certificate is valid"
+        }
+        E::AlertReceived(
+            AlertDescription::HandshakeFailure | AlertDescription::ProtocolVersion,
+        )
+        | E::PeerIncompatible(_) => "; the peers share no TLS version or cipher suite",
+        E::InvalidMessage(_) => {
+            "; is the peer speaking TLS? (a ws:// server or port given a wss:// URL, or the \
+             reverse)"
+        }
+        E::NoCertificatesPresented => {
+            "; the server requires a client certificate: configure one in the \
+             rustls::ClientConfig (with_client_auth_cert)"
+        }
+        _ => "",
     }
 }

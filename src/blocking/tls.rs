@@ -202,7 +202,7 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(feature = "tls")]
 pub use with_tls::TlsStream;
 #[cfg(feature = "tls")]
-pub(crate) use with_tls::{advice, client, rustls_error, server};
+pub(crate) use with_tls::{client, server};
 
 #[cfg(feature = "tls")]
 mod with_tls {
@@ -217,10 +217,7 @@ mod with_tls {
 
     use rustls::crypto::CryptoProvider;
     use rustls::pki_types::ServerName;
-    use rustls::{
-        AlertDescription, CertificateError, ClientConfig, ClientConnection, RootCertStore,
-        ServerConfig, ServerConnection,
-    };
+    use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
 
     use super::super::{Error, is_timeout};
     use super::Layer;
@@ -548,82 +545,5 @@ mod with_tls {
             .with_no_client_auth();
         config.alpn_protocols = alloc::vec![b"http/1.1".to_vec()];
         Ok(Arc::clone(CONFIG.get_or_init(|| Arc::new(config))))
-    }
-
-    /// The rustls error inside an `io::Error`, if that is what it carries.
-    pub(crate) fn rustls_error(e: io::Error) -> Result<rustls::Error, io::Error> {
-        if !e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
-            return Err(e);
-        }
-        let kind = e.kind();
-        match e
-            .into_inner()
-            .map(|inner| inner.downcast::<rustls::Error>())
-        {
-            Some(Ok(tls)) => Ok(*tls),
-            Some(Err(inner)) => Err(io::Error::new(kind, inner)),
-            None => Err(kind.into()),
-        }
-    }
-
-    /// What to do about a TLS failure, for the error's message ("" when there is nothing to
-    /// add).
-    pub(crate) fn advice(e: &rustls::Error) -> &'static str {
-        use rustls::Error as E;
-        match e {
-            E::InvalidCertificate(cert) => match cert {
-                CertificateError::UnknownIssuer => {
-                    "; the server's certificate chain does not lead to a trusted root: for a \
-                     private CA, pass a rustls::ClientConfig that trusts it \
-                     (ClientBuilder::tls_config), and make sure the server sends its \
-                     intermediate certificates"
-                }
-                CertificateError::NotValidForName
-                | CertificateError::NotValidForNameContext { .. } => {
-                    "; the certificate does not name the host in the URL: connect with a name \
-                     (or IP address) it lists, or issue it with that name as a subjectAltName"
-                }
-                CertificateError::Expired
-                | CertificateError::ExpiredContext { .. }
-                | CertificateError::NotValidYet
-                | CertificateError::NotValidYetContext { .. } => {
-                    "; the certificate is outside its validity period: renew it, or check this \
-                     machine's clock"
-                }
-                CertificateError::Revoked => "; the certificate was revoked: replace it",
-                CertificateError::Other(other)
-                    if alloc::format!("{other:?}").contains("CaUsedAsEndEntity") =>
-                {
-                    "; the server presents a CA certificate (basicConstraints CA:TRUE) as its \
-                     own, which is what `openssl req -x509` makes by default: keep that \
-                     certificate as a CA, trust it in the client (ClientBuilder::tls_config), \
-                     and give the server a certificate it signed for the host name (or make a \
-                     self-signed one with `-addext basicConstraints=critical,CA:FALSE` and \
-                     `-addext subjectAltName=DNS:<host>`)"
-                }
-                _ => "; the peer's certificate was refused",
-            },
-            E::AlertReceived(
-                AlertDescription::UnknownCA
-                | AlertDescription::BadCertificate
-                | AlertDescription::CertificateUnknown
-                | AlertDescription::CertificateExpired,
-            ) => {
-                "; the peer refused our certificate: check that it trusts our CA and that the certificate is valid"
-            }
-            E::AlertReceived(
-                AlertDescription::HandshakeFailure | AlertDescription::ProtocolVersion,
-            )
-            | E::PeerIncompatible(_) => "; the peers share no TLS version or cipher suite",
-            E::InvalidMessage(_) => {
-                "; is the peer speaking TLS? (a ws:// server or port given a wss:// URL, or the \
-                 reverse)"
-            }
-            E::NoCertificatesPresented => {
-                "; the server requires a client certificate: configure one in the \
-                 rustls::ClientConfig (with_client_auth_cert)"
-            }
-            _ => "",
-        }
     }
 }
