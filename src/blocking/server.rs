@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use super::timers::{Keepalive, TimeoutControl};
 use super::{Error, WebSocket, is_timeout};
 use crate::Config;
-use crate::handshake::reject::refusal;
 use crate::handshake::{Accept, Limits, Request, ServerHandshake};
 
 /// The default limit on the whole opening handshake, so a slowloris client cannot hold a
@@ -338,7 +337,7 @@ impl Acceptor {
             Err(e) => {
                 // The application's answer cannot be sent as is: a server error.
                 let _ = stream
-                    .write_all(&refusal(500, &[], b""))
+                    .write_all(&Rejection::internal_server_error().response())
                     .and_then(|()| stream.flush());
                 return Err(Error::Handshake(e));
             }

@@ -2,8 +2,7 @@
 
 use alloc::{string::String, vec::Vec};
 
-// `pub(crate)` for the blocking server, which writes a bare 500.
-pub(crate) use super::refusal::refusal;
+use super::refusal::refusal;
 use super::{HandshakeError, OptionsError};
 
 /// A refusal of the opening handshake: a 3xx, 4xx or 5xx status, headers and a body
@@ -72,6 +71,12 @@ impl Rejection {
     /// 404 Not Found: no WebSocket endpoint at this path.
     pub const fn not_found() -> Rejection {
         Rejection::with(404)
+    }
+
+    /// 500 Internal Server Error: the server cannot give the answer it meant to (for
+    /// example an extension answer the connection would not run).
+    pub const fn internal_server_error() -> Rejection {
+        Rejection::with(500)
     }
 
     /// 503 Service Unavailable: too busy or shutting down (add a `Retry-After` header).
