@@ -118,9 +118,13 @@ enum Ready {
     Close,
 }
 
-/// The free space [`Connection::recv_buf`] keeps for a read, at least. Frames this long or
-/// longer are large: reads stop where they end.
+/// Frames this long or longer are large: reads stop where they end.
 const READ_CHUNK: usize = 32 * 1024;
+
+/// The first read window, and the one an idle connection goes back to: one page, so that an
+/// idle connection that only ever saw small messages holds one page of receive buffer. The
+/// window doubles each time a read fills it, up to [`READ_MAX`].
+const READ_MIN: usize = 4 * 1024;
 
 /// The largest read window: enough for a 64 KiB message and its header in one read, small
 /// enough to stay in the CPU's cache until the payload is unmasked.
@@ -217,6 +221,9 @@ pub struct Connection {
     rstart: usize,
     rend: usize,
     rwindow: usize,
+    /// The room `recv_buf` makes for the next read: [`READ_MIN`], doubled by each read that
+    /// fills its window, up to [`READ_MAX`].
+    rwant: usize,
     eof: bool,
     frame: Option<InFrame>,
     /// The kind of the fragmented message being received, if any.
@@ -295,6 +302,7 @@ impl Connection {
             rstart: 0,
             rend: 0,
             rwindow: 0,
+            rwant: READ_MIN,
             eof: false,
             frame: None,
             msg_kind: None,

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use super::{
     COMPACT_MAX, CloseFrame, Connection, Event, GROW_BELOW, InFrame, MessageKind, READ_ALIGN,
-    READ_CHUNK, READ_MAX, Ready, Role, SHRINK_ABOVE,
+    READ_CHUNK, READ_MAX, READ_MIN, Ready, Role, SHRINK_ABOVE,
 };
 use crate::error::ProtocolError;
 use crate::frame::{CloseCode, Decoded, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, RSV1};
@@ -20,23 +20,29 @@ impl Connection {
         if self.discarding() || data.is_empty() {
             return;
         }
-        self.reserve_input(data.len().max(READ_CHUNK));
+        self.reserve_input(data.len());
         self.rbuf[self.rend..self.rend + data.len()].copy_from_slice(data);
         self.rend += data.len();
         self.rwindow = self.rend;
         self.timers.heard = true;
     }
 
-    /// Space at the end of the receive buffer for a read to fill directly: 32 KiB to 128 KiB,
-    /// or at most 128 KiB of what remains of a frame of 32 KiB or more; report what was read
-    /// with [`recv_filled`](Self::recv_filled).
+    /// Space at the end of the receive buffer for a read to fill directly; report what was
+    /// read with [`recv_filled`](Self::recv_filled). The space is never empty.
+    ///
+    /// It starts at 4 KiB, so that a connection exchanging small messages holds one page of
+    /// receive buffer, and doubles each time a read fills it, up to 128 KiB: the buffer grows
+    /// with the bytes that arrive, never with a length the peer declared. It goes back to
+    /// 4 KiB when the connection goes idle (see [`shrink_buffers`](Self::shrink_buffers)).
     ///
     /// While a frame of 32 KiB or more is being received, the space ends where that frame
     /// ends (when the buffer has room for all of it), so that a read of a large frame does not
     /// run into the next one: the next read then starts at the front of the buffer instead
-    /// of after a copy of the bytes it ran into. The space is never empty.
+    /// of after a copy of the bytes it ran into.
     pub fn recv_buf(&mut self) -> &mut [u8] {
-        self.reserve_input(READ_CHUNK);
+        // Up to READ_ALIGN bytes of the room wanted may go to aligning where the read starts,
+        // so that a buffer of READ_MIN bytes serves READ_MIN windows without growing.
+        self.reserve_input(self.rwant - READ_ALIGN);
         let room = self.rbuf.len() - self.rend;
         let window = match self.large_frame() {
             // Not when all of it is here (read twice without taking events): never empty.
@@ -53,8 +59,34 @@ impl Connection {
         if self.discarding() {
             return;
         }
+        let window = self.rwindow.saturating_sub(self.rend);
+        if n >= window && window + READ_ALIGN >= self.rwant {
+            // A full window may have left bytes behind in the transport: offer more.
+            self.rwant = self.rwant.saturating_mul(2).min(READ_MAX);
+        }
         self.rend = self.rend.saturating_add(n).min(self.rwindow.max(self.rend));
         self.timers.heard |= n > 0;
+    }
+
+    /// Releases the memory of the receive and assembly buffers while they hold nothing,
+    /// keeping none of it, and starts the read window at 4 KiB again: a connection that once
+    /// received large messages does not keep their buffers while it waits. The next read
+    /// allocates one page.
+    ///
+    /// For an adapter to call when the connection goes idle; the connection does it itself
+    /// when a keepalive ping goes out (the peer has then been silent for the ping interval).
+    /// Calling it between the messages of a busy connection costs an allocation per read.
+    /// It does nothing while an event or a partly received message holds the buffers.
+    pub fn shrink_buffers(&mut self) {
+        if self.ready.is_some() || self.rstart != self.rend || self.msg_kind.is_some() {
+            return;
+        }
+        self.rbuf = Vec::new();
+        self.rstart = 0;
+        self.rend = 0;
+        self.rwindow = 0;
+        self.rwant = READ_MIN;
+        self.msg = Vec::new();
     }
 
     /// For a frame of [`READ_CHUNK`] bytes or more being received: where it ends in `rbuf`,
@@ -107,8 +139,13 @@ impl Connection {
         }
         let need = self.rend.saturating_add(extra);
         if self.rbuf.len() < need {
-            let grown = need.max(self.rbuf.len().saturating_mul(2));
-            self.rbuf.resize(grown, 0);
+            // At least double, so that growing costs a constant per byte received.
+            let len = need.max(self.rbuf.len().saturating_mul(2)).max(READ_MIN);
+            // Zeroed by the allocator (`calloc`), not by writing zeros (`resize`): pages of a
+            // fresh allocation stay untouched, and cost no memory, until a read fills them.
+            let mut grown = alloc::vec![0; len];
+            grown[..self.rend].copy_from_slice(&self.rbuf[..self.rend]);
+            self.rbuf = grown;
         }
     }
 

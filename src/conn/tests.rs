@@ -129,3 +129,111 @@ fn streaming_large_frames_keeps_the_buffer_small() {
     let largest = stream_through_windows(&client_frames(len, 4), len, 4);
     assert!(largest <= 3 * len, "buffer grew to {largest}");
 }
+
+/// A server connection as the handshake hands it over, with `leftover` received after the
+/// request.
+#[cfg(feature = "std")]
+fn accepted_server(leftover: &[u8]) -> Connection {
+    use crate::handshake::{Accept, Limits, ServerHandshake};
+    let mut request = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    request.extend_from_slice(leftover);
+    let request = ServerHandshake::new(Limits::default())
+        .recv(&request)
+        .unwrap()
+        .unwrap();
+    let (_, server) = request
+        .accept_connection(&Accept::new(), Config::default())
+        .unwrap();
+    server
+}
+
+/// Reads `wire` through `recv_buf` the way a socket delivers messages sent one at a time:
+/// each read gets at most what is left of the current message (`message_len` bytes on the
+/// wire each). Returns the events' payload lengths.
+fn read_like_a_socket(server: &mut Connection, wire: &[u8], message_len: usize) -> Vec<usize> {
+    let mut lengths = Vec::new();
+    let mut pos = 0;
+    while pos < wire.len() {
+        let buf = server.recv_buf();
+        let n = buf.len().min(message_len - pos % message_len);
+        buf[..n].copy_from_slice(&wire[pos..pos + n]);
+        server.recv_filled(n);
+        pos += n;
+        while let Some(event) = server.next_event().unwrap() {
+            match event {
+                Event::Binary(data) => lengths.push(data.len()),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    lengths
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn receive_buffer_stays_one_page_after_a_handshake_and_small_messages() {
+    // Nothing after the request: no buffer yet.
+    let mut server = accepted_server(b"");
+    assert_eq!(server.rbuf.capacity(), 0);
+    // One small message, then more, each read as it arrives: never more than a page, also
+    // once reads start at an aligned offset after the first message.
+    let wire = client_frames(20, 50);
+    assert_eq!(read_like_a_socket(&mut server, &wire, 26), [20; 50]);
+    server.recv_buf();
+    assert!(
+        server.rbuf.capacity() <= READ_MIN,
+        "{}",
+        server.rbuf.capacity()
+    );
+    // A first message that came with the request is handed over in a buffer as small.
+    let mut server = accepted_server(&client_frames(20, 1));
+    assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d.len() == 20));
+    server.recv_buf();
+    assert!(
+        server.rbuf.capacity() <= READ_MIN,
+        "{}",
+        server.rbuf.capacity()
+    );
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn receive_buffer_grows_for_large_frames_and_shrinks_when_idle() {
+    let mut server = accepted_server(b"");
+    let len = 64 * 1024;
+    let wire = client_frames(len, 8);
+    assert_eq!(
+        read_like_a_socket(&mut server, &wire, wire.len() / 8),
+        [len; 8]
+    );
+    // Reads that filled their windows doubled them, up to a window for a whole frame.
+    let window = server.recv_buf().len();
+    assert!(window >= wire.len() / 8, "{window}");
+    assert!(
+        server.rbuf.capacity() <= 2 * READ_MAX,
+        "{}",
+        server.rbuf.capacity()
+    );
+    // Going idle releases it all; the next read takes one page again.
+    server.shrink_buffers();
+    assert_eq!(server.rbuf.capacity(), 0);
+    assert!(server.recv_buf().len() <= READ_MIN);
+    assert_eq!(
+        read_like_a_socket(&mut server, &client_frames(20, 3), 26),
+        [20; 3]
+    );
+}
+
+#[test]
+fn shrink_buffers_keeps_a_partly_received_message() {
+    let len = 10 * 1024;
+    let wire = client_frames(len, 1);
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.recv(&wire[..5000]);
+    assert_eq!(server.next_event(), Ok(None));
+    server.shrink_buffers();
+    server.recv(&wire[5000..]);
+    assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d.len() == len));
+}

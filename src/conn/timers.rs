@@ -160,6 +160,8 @@ impl Connection {
             self.timers.last_ping = Some(now);
             // Cannot fail: the connection is open and the payload is short.
             let _ = self.send_ping(KEEPALIVE_PAYLOAD);
+            // Silent for a ping interval: idle, so the receive buffers can go.
+            self.shrink_buffers();
         }
         Ok(())
     }
