@@ -30,10 +30,10 @@ impl Connection {
     /// Space at the end of the receive buffer for a read to fill directly; report what was
     /// read with [`recv_filled`](Self::recv_filled). The space is never empty.
     ///
-    /// It starts at 4 KiB, so that a connection exchanging small messages holds one page of
+    /// It starts at 1 KiB, so that a connection exchanging small messages holds little
     /// receive buffer, and doubles each time a read fills it, up to 128 KiB: the buffer grows
     /// with the bytes that arrive, never with a length the peer declared. It goes back to
-    /// 4 KiB when the connection goes idle (see [`shrink_buffers`](Self::shrink_buffers)).
+    /// 1 KiB when the connection goes idle (see [`shrink_buffers`](Self::shrink_buffers)).
     ///
     /// While a frame of 32 KiB or more is being received, the space ends where that frame
     /// ends (when the buffer has room for all of it), so that a read of a large frame does not
@@ -69,9 +69,9 @@ impl Connection {
     }
 
     /// Releases the memory of the receive and assembly buffers while they hold nothing,
-    /// keeping none of it, and starts the read window at 4 KiB again: a connection that once
+    /// keeping none of it, and starts the read window at 1 KiB again: a connection that once
     /// received large messages does not keep their buffers while it waits. The next read
-    /// allocates one page.
+    /// allocates 1 KiB.
     ///
     /// For an adapter to call when the connection goes idle; the connection does it itself
     /// when a keepalive ping goes out (the peer has then been silent for the ping interval).

@@ -216,7 +216,7 @@ fn receive_buffer_grows_for_large_frames_and_shrinks_when_idle() {
         "{}",
         server.rbuf.capacity()
     );
-    // Going idle releases it all; the next read takes one page again.
+    // Going idle releases it all; the next read takes READ_MIN again.
     server.shrink_buffers();
     assert_eq!(server.rbuf.capacity(), 0);
     assert!(server.recv_buf().len() <= READ_MIN);
