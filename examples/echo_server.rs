@@ -102,17 +102,23 @@ fn accept(stream: TcpStream, mode: Mode) {
     let peer = stream
         .peer_addr()
         .map_or_else(|_| "?".into(), |a| a.to_string());
-    let accepted = match mode {
-        Mode::Plain => blocking::accept(stream).map(|ws| serve(ws, &peer)),
+    // `serve` borrows the connection where the handshake returned it: moving it out of the
+    // `Result` would copy it, in a frame that sits above the handshake's own, and the
+    // handshake's deepest point sets how many stack pages every connection thread keeps.
+    match mode {
+        Mode::Plain => serve(&mut blocking::accept(stream), &peer),
         #[cfg(feature = "tls")]
-        Mode::Tls(config) => blocking::accept_tls(stream, config).map(|ws| serve(ws, &peer)),
-    };
-    if let Err(e) = accepted {
-        eprintln!("echo_server: {peer}: handshake failed: {e}");
+        Mode::Tls(config) => serve(&mut blocking::accept_tls(stream, config), &peer),
     }
 }
 
-fn serve<S: Read + Write>(mut ws: WebSocket<S>, peer: &str) {
+// Not inlined into `accept`, whose frame is on the stack during the handshake.
+#[inline(never)]
+fn serve<S: Read + Write>(accepted: &mut Result<WebSocket<S>, blocking::Error>, peer: &str) {
+    let ws = match accepted {
+        Ok(ws) => ws,
+        Err(e) => return eprintln!("echo_server: {peer}: handshake failed: {e}"),
+    };
     loop {
         let sent = match ws.read() {
             Ok(Some(Message::Text(text))) => ws.send_text(&text),

@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::timers::{Keepalive, TimeoutControl};
+use super::timers::{Keepalive, ShutdownControl, TimeoutControl};
 use super::{Error, WebSocket, is_timeout};
 use crate::Config;
 use crate::handshake::{Accept, Limits, Request, ServerHandshake};
@@ -212,9 +212,13 @@ impl Acceptor {
     {
         stream.set_nodelay(true)?;
         stream.set_write_timeout(Some(self.handshake_timeout))?;
-        let ws = self.accept_stream_with(stream, Some(TcpStream::set_read_timeout), decide)?;
-        ws.get_ref().set_write_timeout(self.write_timeout)?;
-        Ok(ws.with_shutdown_control(super::socket::shutdown_tcp))
+        let finish = Finish {
+            write_timeout: TcpStream::set_write_timeout,
+            shutdown: super::socket::shutdown_tcp,
+        };
+        let control: TimeoutControl<TcpStream> = TcpStream::set_read_timeout;
+        let deadline = deadline_after(self.handshake_timeout);
+        self.accept_until(stream, Some(control), Some(finish), decide, deadline)
     }
 
     /// Accepts a TLS connection (feature `tls`): the TLS handshake with `config`, then the
@@ -259,9 +263,13 @@ impl Acceptor {
             self.handshake_timeout,
         )?;
         let control: TimeoutControl<super::TlsStream> = super::TlsStream::set_read_timeout;
-        let ws = self.accept_until(stream, Some(control), decide, deadline)?;
-        ws.get_ref().tcp().set_write_timeout(self.write_timeout)?;
-        Ok(ws.with_shutdown_control(super::TlsStream::shutdown_write))
+        let finish = Finish {
+            write_timeout: |stream: &super::TlsStream, timeout| {
+                stream.tcp().set_write_timeout(timeout)
+            },
+            shutdown: super::TlsStream::shutdown_write,
+        };
+        self.accept_until(stream, Some(control), Some(finish), decide, deadline)
     }
 
     /// Accepts on any stream. With a `control`, the handshake deadline and the keepalive
@@ -281,21 +289,40 @@ impl Acceptor {
         S: Read + Write,
         F: FnOnce(&Request) -> Result<Accept, Rejection>,
     {
-        self.accept_until(
-            stream,
-            control,
-            decide,
-            deadline_after(self.handshake_timeout),
-        )
+        let deadline = deadline_after(self.handshake_timeout);
+        self.accept_until(stream, control, None, decide, deadline)
     }
 
     fn accept_until<S, F>(
         &self,
         mut stream: S,
         control: Option<TimeoutControl<S>>,
+        finish: Option<Finish<S>>,
         decide: F,
         deadline: Option<Instant>,
     ) -> Result<WebSocket<S>, Error>
+    where
+        S: Read + Write,
+        F: FnOnce(&Request) -> Result<Accept, Rejection>,
+    {
+        // Two steps that are never on the stack together: reading the request, then opening
+        // the connection, which is built once, in place (no copies of it in the callers'
+        // frames). A server thread's stack pages, once touched, stay for the life of the
+        // connection, so the handshake's deepest point sets what every idle connection
+        // costs (see `scripts/soak.sh`).
+        let (request, answer) = self.read_request(&mut stream, control, decide, deadline)?;
+        self.open(stream, control, finish, request, answer)
+    }
+
+    /// Reads the request and answers a failed or refused one.
+    #[inline(never)]
+    fn read_request<S, F>(
+        &self,
+        stream: &mut S,
+        control: Option<TimeoutControl<S>>,
+        decide: F,
+        deadline: Option<Instant>,
+    ) -> Result<(Request, Accept), Error>
     where
         S: Read + Write,
         F: FnOnce(&Request) -> Result<Accept, Rejection>,
@@ -309,7 +336,7 @@ impl Acceptor {
             ))),
         };
         let timeout = self.handshake_timeout;
-        let request = match read_handshake(&mut stream, control, deadline, timeout, read) {
+        let request = match read_handshake(stream, control, deadline, timeout, read) {
             Ok(request) => request,
             Err(Error::Handshake(e)) => {
                 if let Some(response) = e.response() {
@@ -332,7 +359,20 @@ impl Acceptor {
         if answer.deflate.is_none() {
             answer.deflate = self.deflate.clone();
         }
-        let (response, conn) = match request.accept_connection(&answer, self.config.clone()) {
+        Ok((request, answer))
+    }
+
+    /// Writes the 101 for `answer` and hands over the connection.
+    #[inline(never)]
+    fn open<S: Read + Write>(
+        &self,
+        mut stream: S,
+        control: Option<TimeoutControl<S>>,
+        finish: Option<Finish<S>>,
+        request: Request,
+        answer: Accept,
+    ) -> Result<WebSocket<S>, Error> {
+        let (response, mut conn) = match request.accept_connection(&answer, self.config.clone()) {
             Ok(accepted) => accepted,
             Err(e) => {
                 // The application's answer cannot be sent as is: a server error.
@@ -347,17 +387,41 @@ impl Acceptor {
         if let Some(control) = control {
             control(&stream, None)?;
         }
-        let mut ws = WebSocket::from_connection(stream, conn);
-        if let Some(control) = control {
-            ws = ws.with_timeout_control(control);
+        if let Some(finish) = finish {
+            (finish.write_timeout)(&stream, self.write_timeout)?;
         }
-        ws.set_protocol(answer.protocol);
         if let Some(keepalive) = self.keepalive {
-            ws.set_keepalive(keepalive);
+            conn.set_keepalive(keepalive);
         }
+        // One expression per case, so that the connection is moved once, into place.
+        let ws = WebSocket::from_connection(stream, conn);
+        let mut ws = match (control, finish) {
+            (Some(control), Some(finish)) => ws
+                .with_timeout_control(control)
+                .with_shutdown_control(finish.shutdown),
+            (Some(control), None) => ws.with_timeout_control(control),
+            (None, Some(finish)) => ws.with_shutdown_control(finish.shutdown),
+            (None, None) => ws,
+        };
+        ws.set_protocol(answer.protocol);
         Ok(ws)
     }
 }
+
+/// What a server does to a transport it accepted itself once the handshake is done: set the
+/// write timeout it keeps from then on, and end the stream after the close handshake.
+struct Finish<S> {
+    write_timeout: TimeoutControl<S>,
+    shutdown: ShutdownControl<S>,
+}
+
+impl<S> Clone for Finish<S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Finish<S> {}
 
 /// `timeout` from now, or `None` (no deadline) when that is beyond what an [`Instant`] can
 /// hold, as for `Duration::MAX`.
@@ -374,6 +438,9 @@ pub(super) fn far_deadline(deadline: Option<Instant>) -> Instant {
     deadline.or_else(|| now.checked_add(CENTURY)).unwrap_or(now)
 }
 
+/// The size of the handshake's reads: a typical request or response in one read.
+const HANDSHAKE_READ: usize = 4096;
+
 /// The one handshake reader of both sides: reads from `stream` and hands every chunk to
 /// `feed` until it returns a value or fails, and `None` at the end of the stream (where it
 /// must fail). With a `control` and a `deadline`, each read waits at most until the
@@ -387,7 +454,10 @@ pub(super) fn read_handshake<S: Read, T>(
     mut feed: impl FnMut(Option<&[u8]>) -> Result<Option<T>, Error>,
 ) -> Result<T, Error> {
     let timed = control.zip(deadline);
-    let mut buf = [0; 4096];
+    // On the heap: on the stack it would be a page that every server thread touches and
+    // keeps for the life of its connection. Freed before the connection allocates its
+    // receive buffer of the same size, which can then take the same memory.
+    let mut buf = alloc::vec![0; HANDSHAKE_READ];
     loop {
         if let Some((control, deadline)) = timed {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -326,19 +326,40 @@ impl Request {
         if let Some(name) = extension_names(&accept.extensions)?.into_iter().next() {
             return Err(OptionsError::ExtensionNotRun(name).into());
         }
+        #[cfg(feature = "deflate")]
+        let deflate = deflate.map(|(negotiated, _)| negotiated);
+        #[cfg(not(feature = "deflate"))]
+        let deflate = ();
+        Ok((response, self.connection(config, deflate)))
+    }
+
+    /// The server's connection with the negotiated extension and the leftover as its first
+    /// input. Never inlined, so that the connection and the building of the response do
+    /// not share a stack frame: a thread's deepest point stays small (see `scripts/soak.sh`).
+    #[cfg(feature = "std")]
+    #[inline(never)]
+    fn connection(
+        &self,
+        config: crate::Config,
+        #[cfg(feature = "deflate")] deflate: Option<crate::deflate::Negotiated>,
+        #[cfg(not(feature = "deflate"))] _deflate: (),
+    ) -> crate::Connection {
         let mut conn = crate::Connection::new(crate::Role::Server, config);
         #[cfg(feature = "deflate")]
-        if let Some((negotiated, _)) = deflate {
+        if let Some(negotiated) = deflate {
             conn.enable_deflate(negotiated);
         }
         conn.recv(&self.leftover);
-        Ok((response, conn))
+        conn
     }
 
     /// The 101 for `accept`, with `own`, the answer of an extension the handshake negotiated
     /// itself, after the application's answers.
     fn response(&self, accept: &Accept, own: Option<&str>) -> Result<Vec<u8>, OptionsError> {
-        let mut out = String::from(
+        // Room for a typical response at once: every buffer outgrown here would be one more
+        // small free chunk left in the server thread's allocator cache while it waits.
+        let mut out = String::with_capacity(256);
+        out.push_str(
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Accept: ",
         );
