@@ -173,11 +173,11 @@ fn read_like_a_socket(server: &mut Connection, wire: &[u8], message_len: usize) 
 
 #[cfg(feature = "std")]
 #[test]
-fn receive_buffer_stays_one_page_after_a_handshake_and_small_messages() {
+fn receive_buffer_stays_small_after_a_handshake_and_small_messages() {
     // Nothing after the request: no buffer yet.
     let mut server = accepted_server(b"");
     assert_eq!(server.rbuf.capacity(), 0);
-    // One small message, then more, each read as it arrives: never more than a page, also
+    // One small message, then more, each read as it arrives: never more than READ_MIN, also
     // once reads start at an aligned offset after the first message.
     let wire = client_frames(20, 50);
     assert_eq!(read_like_a_socket(&mut server, &wire, 26), [20; 50]);
@@ -236,4 +236,29 @@ fn shrink_buffers_keeps_a_partly_received_message() {
     server.shrink_buffers();
     server.recv(&wire[5000..]);
     assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d.len() == len));
+}
+
+#[test]
+fn keepalive_ping_releases_an_idle_receive_buffer() {
+    use core::time::Duration;
+    let mut config = Config::default();
+    config.keepalive =
+        crate::config::Keepalive::new(Duration::from_secs(20), Duration::from_secs(40));
+    let mut server = Connection::new(Role::Server, config);
+    server.handle_timeout(Duration::ZERO).unwrap();
+    let len = 64 * 1024;
+    let wire = client_frames(len, 2);
+    assert_eq!(
+        read_like_a_socket(&mut server, &wire, wire.len() / 2),
+        [len; 2]
+    );
+    server.handle_timeout(Duration::from_secs(1)).unwrap();
+    assert!(server.rbuf.capacity() > len);
+    // Busy until then: the buffer stays. Silent for the ping interval: it goes.
+    server.handle_timeout(Duration::from_secs(20)).unwrap();
+    assert!(server.rbuf.capacity() > len);
+    server.handle_timeout(Duration::from_secs(21)).unwrap();
+    assert!(!server.pending_output().is_empty(), "a keepalive ping");
+    assert_eq!(server.rbuf.capacity(), 0);
+    assert!(server.recv_buf().len() <= READ_MIN);
 }
