@@ -306,10 +306,10 @@ impl Acceptor {
         F: FnOnce(&Request) -> Result<Accept, Rejection>,
     {
         // Two steps that are never on the stack together: reading the request, then opening
-        // the connection, which is built once, in place (no copies of it in the callers'
-        // frames). A server thread's stack pages, once touched, stay for the life of the
-        // connection, so the handshake's deepest point sets what every idle connection
-        // costs (see `scripts/soak.sh`).
+        // the connection, whose callers get it finished (write timeout, shutdown) instead of
+        // holding copies of it to finish it. A server thread's stack pages, once touched,
+        // stay for the life of the connection, so the handshake's deepest point sets what
+        // every idle connection costs (see `scripts/soak.sh`).
         let (request, answer) = self.read_request(&mut stream, control, decide, deadline)?;
         self.open(stream, control, finish, request, answer)
     }
@@ -393,7 +393,8 @@ impl Acceptor {
         if let Some(keepalive) = self.keepalive {
             conn.set_keepalive(keepalive);
         }
-        // One expression per case, so that the connection is moved once, into place.
+        // One expression per case: fewer copies of the connection in this frame than a
+        // chain of reassignments.
         let ws = WebSocket::from_connection(stream, conn);
         let mut ws = match (control, finish) {
             (Some(control), Some(finish)) => ws
