@@ -619,7 +619,13 @@ fn recv_buf_reads_straight_into_the_connection() {
     let bytes = tx.pending_output().to_vec();
     let mut rx = conn(Role::Server);
     let buf = rx.recv_buf();
-    assert!(buf.len() >= 32 * 1024);
+    // The first window is small (an idle connection holds 1 KiB) but never too small for a
+    // message this size.
+    assert!(
+        buf.len() >= 1024 && buf.len() >= bytes.len(),
+        "{}",
+        buf.len()
+    );
     buf[..bytes.len()].copy_from_slice(&bytes);
     rx.recv_filled(bytes.len());
     assert_eq!(rx.next_event(), Ok(Some(Event::Text("zero copy"))));
