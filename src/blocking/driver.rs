@@ -50,29 +50,29 @@ pub(crate) trait Link {
 /// as the socket took it), the core's timeouts, and I/O errors.
 pub(crate) fn pump<L: Link>(link: &mut L, clock: &Clock) -> Result<bool, Error> {
     loop {
-        let step = {
-            let mut conn = link.conn();
-            match conn.handle_timeout(clock.now()) {
-                Err(e) => Err(Error::from(e)),
-                Ok(()) => conn.poll_event().map_err(Error::Protocol),
-            }
-        };
-        match step {
-            Ok(ready) => {
+        let polled = link.conn().poll_event();
+        match polled {
+            Ok(true) => {
                 link.flush()?;
                 teardown(link);
-                if ready {
-                    return Ok(true);
-                }
+                return Ok(true);
             }
+            Ok(false) => {}
             Err(e) => {
-                // Best effort: the close frame that fails the connection (a timeout discarded
-                // the output, so there is nothing to write).
+                // Best effort: the close frame that fails the connection.
                 let _ = link.flush();
                 teardown(link);
-                return Err(e);
+                return Err(Error::Protocol(e));
             }
         }
+        // Nothing buffered: time in before waiting for more bytes. Once per read, not per
+        // message, and never skipped for long: the buffered input is at most one read window.
+        let timed = link.conn().handle_timeout(clock.now());
+        // A keepalive ping to write, or nothing (a passed deadline discarded the output).
+        let flushed = link.flush();
+        teardown(link);
+        timed?;
+        flushed?;
         let timeout = {
             let conn = link.conn();
             if conn.is_finished() {
