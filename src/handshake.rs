@@ -149,9 +149,9 @@ type Fields = Vec<(String, Vec<u8>)>;
 /// The scan state (current line length, previous byte, lines seen) carries over between calls,
 /// so every byte is looked at exactly once however the input is chunked.
 #[derive(Debug, Default)]
-struct Head {
+pub(crate) struct Head {
     /// The header block so far; never longer than `max_header_bytes`.
-    buf: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
     /// Bytes in the current line so far, LF excluded (a CR before it included).
     line_len: usize,
     /// The last byte of the current line.
@@ -166,7 +166,11 @@ struct Head {
 impl Head {
     /// Scans `data`. `Ok(Some(n))`: the block ended at `data[n - 1]` and is complete in `buf`;
     /// `data[n..]` is not part of it. `Ok(None)`: all of `data` was buffered, need more.
-    fn feed(&mut self, data: &[u8], limits: &Limits) -> Result<Option<usize>, HeaderError> {
+    pub(crate) fn feed(
+        &mut self,
+        data: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, HeaderError> {
         for (i, &byte) in data.iter().enumerate() {
             #[cfg(test)]
             {
@@ -213,14 +217,14 @@ impl Head {
     }
 
     /// Room for httparse: one slot per line is at least one per header.
-    fn header_slots(&self) -> Vec<httparse::Header<'static>> {
+    pub(crate) fn header_slots(&self) -> Vec<httparse::Header<'static>> {
         alloc::vec![httparse::EMPTY_HEADER; self.lines]
     }
 }
 
 /// Checks that httparse consumed exactly the block the scanner found (it always does when it
 /// succeeds, as both end a block at its first empty line after the start line).
-fn parsed(result: httparse::Result<usize>, len: usize) -> Result<(), HeaderError> {
+pub(crate) fn parsed(result: httparse::Result<usize>, len: usize) -> Result<(), HeaderError> {
     match result {
         Ok(httparse::Status::Complete(n)) if n == len => Ok(()),
         Ok(_) => Err(HeaderError::Malformed(httparse::Error::NewLine)),

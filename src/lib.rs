@@ -10,7 +10,9 @@
 //!   ([`Connection::poll_timeout`], [`Connection::handle_timeout`]), and when the transport
 //!   ends ([`Connection::poll_teardown`]). An adapter reads, writes, arms one timer and calls
 //!   back in; see [`Connection`] for the loop;
-//! - [`frame`] and [`mask`]: the wire format and SIMD masking.
+//! - [`frame`] and [`mask`]: the wire format and SIMD masking;
+//! - [`proxy`]: HTTP `CONNECT` and SOCKS5 tunnels for clients behind a proxy, and the proxy
+//!   the standard environment variables choose.
 //!
 //! The [`blocking`] module (feature `std`, on by default) drives them over `std::net`, with
 //! one loop over the public API; `examples/nonblocking.rs` is an adapter written as if outside
@@ -72,6 +74,7 @@ pub mod frame;
 pub mod fuzzing;
 pub mod handshake;
 pub mod mask;
+pub mod proxy;
 mod utf8;
 
 pub use config::{Config, DEFAULT_CLOSE_TIMEOUT, Keepalive};
