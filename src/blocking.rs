@@ -33,6 +33,7 @@
 mod client;
 mod driver;
 mod error;
+mod proxy;
 mod server;
 mod socket;
 mod split;

@@ -25,7 +25,9 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`Error::Io`] when the connection fails (`Unsupported` for a `wss://` URL without the
 /// `tls` feature), `Error::Tls` when the server's certificate is refused (untrusted, not
 /// valid for the host, expired) or TLS fails otherwise, [`Error::HandshakeTimeout`] after
-/// 10 s.
+/// 10 s. Through a proxy (the environment's: see [`ClientBuilder::proxy`]),
+/// [`Error::Proxy`] when it refuses the tunnel or does not speak its protocol, and
+/// [`Error::ProxyUnreachable`] when it cannot be reached.
 ///
 /// ```no_run
 /// let mut ws = rfc6455::blocking::connect("ws://127.0.0.1:9002/")?;
@@ -67,6 +69,7 @@ pub struct ClientBuilder {
     deflate: Option<crate::deflate::DeflateConfig>,
     #[cfg(feature = "tls")]
     tls: Option<alloc::sync::Arc<rustls::ClientConfig>>,
+    proxy: super::proxy::ProxyChoice,
 }
 
 impl ClientBuilder {
@@ -85,6 +88,7 @@ impl ClientBuilder {
             deflate: Some(crate::deflate::DeflateConfig::default()),
             #[cfg(feature = "tls")]
             tls: None,
+            proxy: super::proxy::ProxyChoice::default(),
         }
     }
 
@@ -192,6 +196,44 @@ impl ClientBuilder {
         self
     }
 
+    /// Connects through this proxy, whatever the environment says:
+    /// `http://[user:password@]host[:port]` (HTTP `CONNECT`, with `Proxy-Authorization:
+    /// Basic` when credentials are given), `socks5://…` (SOCKS5, the host name resolved
+    /// here) or `socks5h://…` (resolved by the proxy); see
+    /// [`Proxy::parse`](crate::proxy::Proxy::parse). `no_proxy` does not apply to it.
+    ///
+    /// Without this, the proxy comes from the environment (`https_proxy` for `wss://`,
+    /// `http_proxy` for `ws://`, `all_proxy`, minus the hosts `no_proxy` lists: see
+    /// [`Proxy::from_env`](crate::proxy::Proxy::from_env)) unless
+    /// [`ignore_proxy_env`](Self::ignore_proxy_env) is set. For `wss://`, TLS runs inside
+    /// the tunnel: the server name sent and checked is the URL's host, not the proxy's.
+    /// The proxy's answer is read under the handshake's [`limits`](Self::limits) and
+    /// within the [`handshake_timeout`](Self::handshake_timeout).
+    ///
+    /// ```no_run
+    /// use rfc6455::blocking::ClientBuilder;
+    ///
+    /// let ws = ClientBuilder::new("wss://example.com/feed")
+    ///     .proxy("http://alice:s3cret@proxy.corp:3128")
+    ///     .connect()?;
+    /// # Ok::<(), rfc6455::blocking::Error>(())
+    /// ```
+    ///
+    /// Errors are [`Error::Proxy`] (refused, credentials missing or wrong, not a proxy,
+    /// a URL that cannot be used) and [`Error::ProxyUnreachable`].
+    pub fn proxy(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.proxy.url = Some(url.into());
+        self
+    }
+
+    /// Connects directly, ignoring the proxy variables (`https_proxy`, `http_proxy`,
+    /// `all_proxy`, `no_proxy` and their upper-case forms). A [`proxy`](Self::proxy) given
+    /// to the builder is still used.
+    pub fn ignore_proxy_env(mut self) -> ClientBuilder {
+        self.proxy.env = false;
+        self
+    }
+
     /// Resolves the host, connects over TCP (then TLS for `wss://`) and performs the opening
     /// handshake, all within the handshake timeout.
     ///
@@ -242,7 +284,14 @@ impl ClientBuilder {
             )));
         }
         let deadline = deadline_after(self.handshake_timeout);
-        let tcp = self.tcp_connect(&url, deadline)?;
+        let proxy = super::proxy::Settings {
+            limits: &self.options.limits,
+            timeout: self.handshake_timeout,
+            deadline,
+        };
+        let tcp = self.proxy.connect(&url, &proxy, |host, port| {
+            self.tcp_connect(host, port, deadline)
+        })?;
         tcp.set_nodelay(true)?;
         tcp.set_write_timeout(Some(self.handshake_timeout))?;
         let stream = match url.is_secure() {
@@ -301,12 +350,17 @@ impl ClientBuilder {
         self.handshake(stream, &url, control, deadline)
     }
 
-    /// Connects to each address of the URL's host in turn, every attempt bounded by what is
+    /// Connects to each address of `host` in turn, every attempt bounded by what is
     /// left of the handshake `deadline` and by the connect timeout, whichever is shorter.
-    fn tcp_connect(&self, url: &Url, deadline: Option<Instant>) -> Result<TcpStream, Error> {
+    fn tcp_connect(
+        &self,
+        host: &str,
+        port: u16,
+        deadline: Option<Instant>,
+    ) -> Result<TcpStream, Error> {
         let timed_out = || Error::HandshakeTimeout(self.handshake_timeout);
         let mut last = None;
-        for addr in (url.host(), url.port()).to_socket_addrs()? {
+        for addr in (host, port).to_socket_addrs()? {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if left.is_some_and(|left| left.is_zero()) {
                 return Err(timed_out());

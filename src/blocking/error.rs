@@ -5,6 +5,7 @@ use std::io;
 use std::time::Duration;
 
 use crate::handshake::HandshakeError;
+use crate::proxy::ProxyError;
 use crate::{ProtocolError, SendError, TimeoutError};
 
 /// What can go wrong in the blocking adapters.
@@ -34,6 +35,17 @@ pub enum Error {
     PeerUnresponsive(Duration),
     /// The peer did not answer our close frame within the close timeout.
     CloseTimeout(Duration),
+    /// The proxy refused the tunnel, answered something that is not its protocol, or its URL
+    /// (from `ClientBuilder::proxy` or a proxy variable) cannot be used.
+    Proxy(ProxyError),
+    /// The TCP connection to the proxy failed: it is not running there, or cannot be
+    /// reached.
+    ProxyUnreachable {
+        /// The proxy, password left out.
+        proxy: alloc::string::String,
+        /// Why the connection failed.
+        error: io::Error,
+    },
 }
 
 impl Error {
@@ -76,6 +88,13 @@ impl fmt::Display for Error {
                     "WebSocket peer did not answer the close frame within {d:?}"
                 )
             }
+            Error::Proxy(e) => write!(f, "proxy failed: {e}"),
+            Error::ProxyUnreachable { proxy, error } => write!(
+                f,
+                "could not connect to the proxy {proxy}: {error}; check that it runs there, \
+                 and which proxy the client was given (ClientBuilder::proxy, or the variables \
+                 https_proxy, http_proxy, all_proxy; no_proxy lists hosts to reach directly)"
+            ),
         }
     }
 }
@@ -87,6 +106,8 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
+            Error::Proxy(e) => Some(e),
+            Error::ProxyUnreachable { error, .. } => Some(error),
             #[cfg(feature = "tls")]
             Error::Tls(e) => Some(e),
             _ => None,
@@ -116,6 +137,12 @@ impl From<rustls::Error> for Error {
 impl From<HandshakeError> for Error {
     fn from(e: HandshakeError) -> Error {
         Error::Handshake(e)
+    }
+}
+
+impl From<ProxyError> for Error {
+    fn from(e: ProxyError) -> Error {
+        Error::Proxy(e)
     }
 }
 
