@@ -10,6 +10,12 @@
 //! ```text
 //! cargo run --example client --features tls -- wss://127.0.0.1:9443/ --ca ca.pem
 //! ```
+//!
+//! Behind a proxy, set the usual variables; nothing else changes:
+//! ```text
+//! HTTPS_PROXY=http://user:pass@proxy.corp:3128 cargo run --example client --features tls -- wss://example.com/
+//! ALL_PROXY=socks5h://127.0.0.1:1080 NO_PROXY=localhost cargo run --example client -- ws://example.com/
+//! ```
 
 use std::io::BufRead;
 use std::thread;

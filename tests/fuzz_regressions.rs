@@ -83,6 +83,7 @@ replay_tests!(
     handshake_response,
     mask,
     utf8,
+    proxy_reply,
 );
 
 /// Every seed passes its harness (so the corpus is meaningful), and the generated seeds are

@@ -12,6 +12,7 @@ pub mod deflate;
 pub mod frame_header;
 pub mod handshake;
 pub mod mask;
+pub mod proxy;
 pub mod seeds;
 pub mod utf8;
 pub mod workload;
@@ -21,7 +22,7 @@ pub type Harness = fn(&[u8]);
 
 /// The fuzz targets, by name: the directory names under `fuzz/corpus/` and
 /// `fuzz/regressions/`, and the binaries under `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Harness); 8] = [
+pub const TARGETS: [(&str, Harness); 9] = [
     ("frame_header", frame_header::run),
     ("connection", connection::run),
     ("deflate", deflate::run),
@@ -30,6 +31,7 @@ pub const TARGETS: [(&str, Harness); 8] = [
     ("handshake_response", handshake::run_response),
     ("mask", mask::run),
     ("utf8", utf8::run),
+    ("proxy_reply", proxy::run),
 ];
 
 /// The role a flags byte's lowest bit selects: 0 server, 1 client.

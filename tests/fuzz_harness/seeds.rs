@@ -18,6 +18,7 @@ pub fn all() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     handshake(&mut out);
     mask(&mut out);
     utf8(&mut out);
+    proxy_reply(&mut out);
     out
 }
 
@@ -358,4 +359,50 @@ fn utf8(out: &mut Seeds) {
         cat(&[&[0], b"\xc0\xaf \xf4\x90\x80\x80"]),
     ));
     out.push((t, "truncated", cat(&[&[1, 1], b"\xce\xba\xe1\xbd"])));
+}
+
+fn proxy_reply(out: &mut Seeds) {
+    let t = "proxy_reply";
+    // Flags (proxy kind, limits), chunk sizes, the proxy's answer.
+    out.push((
+        t,
+        "http_ok",
+        cat(&[
+            &[0, 0],
+            b"HTTP/1.0 200 Connection established\r\nProxy-agent: tinyproxy\r\n\r\n",
+        ]),
+    ));
+    out.push((
+        t,
+        "http_interim_split",
+        cat(&[
+            &[5, 2, 3, 7],
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+        ]),
+    ));
+    out.push((
+        t,
+        "http_407",
+        cat(&[
+            &[1, 0],
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
+        ]),
+    ));
+    out.push((
+        t,
+        "http_403",
+        cat(&[&[0, 1, 1], b"HTTP/1.1 403 Filtered\r\n\r\n"]),
+    ));
+    out.push((
+        t,
+        "socks_no_auth",
+        cat(&[&[2, 0], &[5, 0, 5, 0, 0, 1, 127, 0, 0, 1, 0, 80]]),
+    ));
+    out.push((
+        t,
+        "socks_auth_domain",
+        cat(&[&[3, 1, 1], &[5, 2, 1, 0, 5, 0, 0, 3, 4], b"host", &[1, 187]]),
+    ));
+    out.push((t, "socks_refused", cat(&[&[2, 0], &[5, 0, 5, 5, 0, 1]])));
+    out.push((t, "socks_auth_failed", cat(&[&[3, 0], &[5, 2, 1, 1]])));
 }
