@@ -73,6 +73,8 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handshake;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod mask;
 pub mod proxy;
 mod utf8;

@@ -1,0 +1,226 @@
+//! The async server side: accept a stream, optionally deciding on the request in a callback.
+
+use alloc::vec;
+use core::time::Duration;
+use std::io;
+
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::client::{DEFAULT_HANDSHAKE_TIMEOUT, within};
+use super::{Error, WebSocket};
+use crate::handshake::{Accept, Limits, Rejection, Request, ServerHandshake};
+use crate::{Config, Keepalive};
+
+/// Accepts a WebSocket connection on a stream (a `tokio::net::TcpStream`, or any
+/// `AsyncRead + AsyncWrite + Unpin`) with the default settings of [`Acceptor`].
+///
+/// # Errors
+/// [`Error::Handshake`] when the request is not a valid opening handshake (the matching
+/// 400/405/426/431/505 response was sent), [`Error::HandshakeTimeout`] after 10 s, and I/O
+/// errors.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9002").await?;
+/// loop {
+///     let (stream, _) = listener.accept().await?;
+///     tokio::spawn(async move {
+///         let mut ws = rfc6455::tokio::accept(stream).await?;
+///         while let Some(message) = ws.read().await? {
+///             ws.send(&message).await?; // an echo; a close is echoed by the library
+///         }
+///         Ok::<(), rfc6455::tokio::Error>(())
+///     });
+/// }
+/// # }
+/// ```
+pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebSocket<S>, Error> {
+    Acceptor::new().accept(stream).await
+}
+
+/// Accepts a connection after `decide` saw the request: it returns the [`Accept`] answer
+/// (subprotocol, extensions, headers) or a [`Rejection`] (checking `Origin`, say).
+///
+/// # Errors
+/// As for [`accept`]; a rejection is reported as [`Error::Refused`] after the refusal was
+/// sent.
+pub async fn accept_with<S, F>(stream: S, decide: F) -> Result<WebSocket<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> Result<Accept, Rejection>,
+{
+    Acceptor::new().accept_with(stream, decide).await
+}
+
+/// Settings for accepting connections: limits, handshake deadline, keepalive, compression.
+///
+/// The defaults are safe for a server facing untrusted clients: a 10 s handshake deadline,
+/// keepalive pings after 20 s of silence with the peer given up after 40 s, a 5 s close
+/// timeout, and the limits of [`Config`] and [`Limits`]. (A peer that keeps sending but stops
+/// reading makes sends wait for room; bound them with `tokio::time::timeout`, which is
+/// cancel-safe.)
+///
+/// ```no_run
+/// # async fn run(stream: tokio::net::TcpStream) -> Result<(), rfc6455::tokio::Error> {
+/// use rfc6455::handshake::{Accept, Rejection};
+/// use rfc6455::tokio::Acceptor;
+///
+/// let ws = Acceptor::new()
+///     .accept_with(stream, |request| {
+///         if request.origin() != Some("https://example.com") {
+///             return Err(Rejection::forbidden().body("forbidden origin"));
+///         }
+///         let chat = request.protocols().iter().find(|p| *p == "chat").cloned();
+///         Ok(Accept { protocol: chat, ..Accept::default() })
+///     })
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Acceptor {
+    config: Config,
+    limits: Limits,
+    handshake_timeout: Duration,
+    /// Overrides `config.keepalive` when set.
+    keepalive: Option<Keepalive>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
+}
+
+impl Default for Acceptor {
+    fn default() -> Acceptor {
+        Acceptor::new()
+    }
+}
+
+impl Acceptor {
+    /// The default settings.
+    pub fn new() -> Acceptor {
+        Acceptor {
+            config: Config::default(),
+            limits: Limits::default(),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            keepalive: None,
+            #[cfg(feature = "deflate")]
+            deflate: Some(crate::deflate::DeflateConfig::default()),
+        }
+    }
+
+    /// The connection's limits and behaviour.
+    pub fn config(mut self, config: Config) -> Acceptor {
+        self.config = config;
+        self
+    }
+
+    /// The limits on the request's header block.
+    pub fn limits(mut self, limits: Limits) -> Acceptor {
+        self.limits = limits;
+        self
+    }
+
+    /// The total time a client has to complete its request (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Acceptor {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Keepalive, in place of the config's (see [`Config::keepalive`]).
+    pub fn keepalive(mut self, keepalive: Keepalive) -> Acceptor {
+        self.keepalive = Some(keepalive);
+        self
+    }
+
+    /// permessage-deflate: accepted with `DeflateConfig::default()` when a client offers it,
+    /// unless set here (or in the callback's [`Accept`]); `None` declines.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: Option<crate::deflate::DeflateConfig>) -> Acceptor {
+        self.deflate = config;
+        self
+    }
+
+    /// Accepts a connection with these settings.
+    ///
+    /// # Errors
+    /// As for [`accept`].
+    pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        stream: S,
+    ) -> Result<WebSocket<S>, Error> {
+        self.accept_with(stream, |_| Ok(Accept::default())).await
+    }
+
+    /// Accepts a connection after `decide` saw the request, with these settings.
+    ///
+    /// # Errors
+    /// As for [`accept_with`].
+    pub async fn accept_with<S, F>(&self, stream: S, decide: F) -> Result<WebSocket<S>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+        F: FnOnce(&Request) -> Result<Accept, Rejection>,
+    {
+        within(self.handshake_timeout, self.handshake(stream, decide)).await
+    }
+
+    async fn handshake<S, F>(&self, mut stream: S, decide: F) -> Result<WebSocket<S>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+        F: FnOnce(&Request) -> Result<Accept, Rejection>,
+    {
+        let mut handshake = ServerHandshake::new(self.limits.clone());
+        let mut buf = vec![0; 4096];
+        let request = loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the client closed the connection during the opening handshake",
+                )));
+            }
+            match handshake.recv(buf.get(..n).unwrap_or_default()) {
+                Ok(Some(request)) => break request,
+                Ok(None) => {}
+                Err(e) => {
+                    if let Some(response) = e.response() {
+                        let _ = write_all(&mut stream, &response).await;
+                    }
+                    return Err(Error::Handshake(e));
+                }
+            }
+        };
+        #[allow(unused_mut)]
+        let mut answer = match decide(&request) {
+            Ok(accept) => accept,
+            Err(no) => {
+                write_all(&mut stream, &no.response()).await?;
+                return Err(Error::Refused(no.status()));
+            }
+        };
+        #[cfg(feature = "deflate")]
+        if answer.deflate.is_none() {
+            answer.deflate = self.deflate.clone();
+        }
+        let (response, conn) = match request.accept_connection(&answer, self.config.clone()) {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // The application's answer cannot be sent as is: a server error.
+                let refusal = Rejection::internal_server_error().response();
+                let _ = write_all(&mut stream, &refusal).await;
+                return Err(Error::Handshake(e));
+            }
+        };
+        write_all(&mut stream, &response).await?;
+        let mut ws = WebSocket::from_connection(stream, conn);
+        ws.set_protocol(answer.protocol);
+        if let Some(keepalive) = self.keepalive {
+            ws.set_keepalive(keepalive);
+        }
+        Ok(ws)
+    }
+}
+
+async fn write_all<S: AsyncWrite + Unpin>(stream: &mut S, bytes: &[u8]) -> io::Result<()> {
+    stream.write_all(bytes).await?;
+    stream.flush().await
+}
