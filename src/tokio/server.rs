@@ -70,8 +70,9 @@ where
 ///         if request.origin() != Some("https://example.com") {
 ///             return Err(Rejection::forbidden().body("forbidden origin"));
 ///         }
-///         let chat = request.protocols().iter().find(|p| *p == "chat").cloned();
-///         Ok(Accept { protocol: chat, ..Accept::default() })
+///         let mut accept = Accept::default();
+///         accept.protocol = request.protocols().iter().find(|p| *p == "chat").cloned();
+///         Ok(accept)
 ///     })
 ///     .await?;
 /// # Ok(())

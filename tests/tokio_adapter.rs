@@ -1,0 +1,364 @@
+//! The tokio adapter over loopback TCP and in-memory duplex streams: handshakes, messages,
+//! `Stream`/`Sink`, timers on tokio's (paused) clock, teardown, and the owned halves.
+#![cfg(feature = "tokio")]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rfc6455::handshake::{Accept, HandshakeError, Rejection, ResponseError};
+use rfc6455::tokio::{self as ws, Acceptor, ClientBuilder, Error, Message, WebSocket};
+use rfc6455::{CloseCode, Config, Connection, Event, Keepalive, Role, State};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::net::TcpListener;
+
+async fn listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("ws://{}/", listener.local_addr().expect("addr"));
+    (listener, url)
+}
+
+/// An echo server for one connection, through `read`/`send`.
+async fn echo_once(listener: TcpListener) -> Result<(), Error> {
+    let (stream, _) = listener.accept().await?;
+    let mut ws = ws::accept(stream).await?;
+    while let Some(message) = ws.read().await? {
+        ws.send(&message).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn client_and_server_exchange_messages_and_close_cleanly() {
+    let (listener, url) = listener().await;
+    let server = tokio::spawn(echo_once(listener));
+    let mut client = ws::connect(&url).await.expect("connect");
+    client.send_text("hello").await.expect("send");
+    assert_eq!(
+        client.read().await.expect("read"),
+        Some(Message::Text("hello".into()))
+    );
+    // Large enough for the server's copy-free vectored path.
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    client.send_binary(&big).await.expect("send big");
+    assert_eq!(
+        client.read().await.expect("read big"),
+        Some(Message::Binary(big))
+    );
+    client.send_ping(b"p").await.expect("ping");
+    assert_eq!(
+        client.read().await.expect("pong"),
+        Some(Message::Pong(b"p".to_vec()))
+    );
+    client.close(CloseCode::NORMAL, "bye").await.expect("close");
+    assert_eq!(client.connection().state(), State::Closed);
+    assert!(client.read().await.expect("after close").is_none());
+    server.await.expect("join").expect("server");
+}
+
+#[tokio::test]
+async fn read_event_borrows_without_copying() {
+    let (listener, url) = listener().await;
+    let server = tokio::spawn(echo_once(listener));
+    let mut client = ws::connect(&url).await.expect("connect");
+    for i in 0..10 {
+        let text = format!("message {i}");
+        client.send_text(&text).await.expect("send");
+        match client.read_event().await.expect("read") {
+            Some(Event::Text(echo)) => assert_eq!(echo, text),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    client.close(CloseCode::NORMAL, "").await.expect("close");
+    server.await.expect("join").expect("server");
+}
+
+#[tokio::test]
+async fn accept_callback_refuses_a_foreign_origin_with_403() {
+    let (listener, url) = listener().await;
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        ws::accept_with(stream, |request| {
+            if request.origin() != Some("https://good.example") {
+                return Err(Rejection::forbidden());
+            }
+            Ok(Accept::default())
+        })
+        .await
+        .map(|_| ())
+    });
+    let err = ClientBuilder::new(url)
+        .header("Origin", "https://evil.example")
+        .connect()
+        .await
+        .expect_err("refused");
+    match err {
+        Error::Handshake(HandshakeError::Response(ResponseError::Rejected { status, .. })) => {
+            assert_eq!(status, 403);
+        }
+        other => panic!("unexpected {other}"),
+    }
+    assert!(matches!(
+        server.await.expect("join"),
+        Err(Error::Refused(403))
+    ));
+}
+
+#[tokio::test]
+async fn the_server_picks_a_subprotocol_the_client_offered() {
+    let (listener, url) = listener().await;
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut ws = Acceptor::new()
+            .accept_with(stream, |request| {
+                let chosen = request.protocols().iter().find(|p| *p == "chat").cloned();
+                let mut accept = Accept::default();
+                accept.protocol = chosen;
+                Ok(accept)
+            })
+            .await?;
+        assert_eq!(ws.protocol(), Some("chat"));
+        while ws.read().await?.is_some() {}
+        Ok::<(), Error>(())
+    });
+    let mut client = ClientBuilder::new(url)
+        .protocol("superchat")
+        .protocol("chat")
+        .connect()
+        .await
+        .expect("connect");
+    assert_eq!(client.protocol(), Some("chat"));
+    client.close(CloseCode::NORMAL, "").await.expect("close");
+    server.await.expect("join").expect("server");
+}
+
+#[tokio::test]
+async fn a_handshake_that_never_completes_times_out() {
+    let (listener, _) = listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        Acceptor::new()
+            .handshake_timeout(Duration::from_millis(100))
+            .accept(stream)
+            .await
+            .map(|_| ())
+    });
+    let _silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    assert!(matches!(
+        server.await.expect("join"),
+        Err(Error::HandshakeTimeout(_))
+    ));
+}
+
+#[tokio::test]
+async fn stream_split_and_forward_echo() {
+    let (listener, url) = listener().await;
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await?;
+        let ws = ws::accept(stream).await?;
+        let (sink, stream) = ws.split();
+        stream.forward(sink).await
+    });
+    let mut client = ws::connect(&url).await.expect("connect");
+    for i in 0..20 {
+        client
+            .send(&Message::Text(format!("{i}")))
+            .await
+            .expect("send");
+    }
+    for i in 0..20 {
+        assert_eq!(
+            client.next().await.expect("item").expect("message"),
+            Message::Text(format!("{i}"))
+        );
+    }
+    client.close(CloseCode::NORMAL, "").await.expect("close");
+    server.await.expect("join").expect("forward");
+}
+
+#[tokio::test]
+async fn sink_send_all_then_close() {
+    let (listener, url) = listener().await;
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await?;
+        let mut ws = ws::accept(stream).await?;
+        let mut seen = Vec::new();
+        while let Some(message) = ws.next().await {
+            seen.push(message?);
+        }
+        Ok::<_, Error>(seen)
+    });
+    let mut client = ws::connect(&url).await.expect("connect");
+    let mut messages = futures_util::stream::iter((0..50).map(|i| Ok(Message::Binary(vec![i; 1000]))));
+    client.send_all(&mut messages).await.expect("send_all");
+    SinkExt::close(&mut client).await.expect("close");
+    let seen = server.await.expect("join").expect("server");
+    assert_eq!(seen.len(), 51);
+    for (i, message) in seen.iter().take(50).enumerate() {
+        assert_eq!(message, &Message::Binary(vec![i as u8; 1000]));
+    }
+    assert_eq!(seen[50], Message::Close(CloseCode::NORMAL, String::new()));
+}
+
+// ---------------------------------------------------------------- over a duplex, raw peer
+
+/// A server `WebSocket` over a duplex, and the raw other end with a sans-IO client.
+fn duplex_pair(config: Config, capacity: usize) -> (WebSocket<DuplexStream>, DuplexStream, Connection) {
+    let (a, b) = tokio::io::duplex(capacity);
+    let ws = WebSocket::from_stream(a, Role::Server, config.clone());
+    (ws, b, Connection::with_seed(Role::Client, config, [9; 32]))
+}
+
+async fn write_out(stream: &mut DuplexStream, conn: &mut Connection) {
+    let out = conn.pending_output().to_vec();
+    conn.consume_output(out.len());
+    stream.write_all(&out).await.expect("raw write");
+}
+
+/// Reads from the raw stream into `conn` until an event, returned owned.
+async fn raw_event(stream: &mut DuplexStream, conn: &mut Connection) -> Option<Message> {
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        if let Some(event) = conn.next_event().expect("valid frames") {
+            return Some(Message::from(event));
+        }
+        let n = stream.read(&mut buf).await.expect("raw read");
+        if n == 0 {
+            conn.recv_eof();
+            return conn.next_event().ok().flatten().map(Message::from);
+        }
+        conn.recv(&buf[..n]);
+    }
+}
+
+fn keepalive_config(ping: u64, idle: u64) -> Config {
+    let mut config = Config::default();
+    config.keepalive = Keepalive::new(Duration::from_secs(ping), Duration::from_secs(idle));
+    config
+}
+
+#[tokio::test(start_paused = true)]
+async fn keepalive_pings_a_silent_peer_then_gives_up() {
+    let (mut ws, mut raw, mut peer) = duplex_pair(keepalive_config(1, 3), 1 << 16);
+    let started = tokio::time::Instant::now();
+    let reader = tokio::spawn(async move { ws.read().await });
+    // The ping comes after 1 s of silence.
+    assert_eq!(
+        raw_event(&mut raw, &mut peer).await,
+        Some(Message::Ping(b"keepalive".to_vec()))
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    // Never answered: given up after 3 s, and the stream is shut down.
+    let err = reader.await.expect("join").expect_err("dead peer");
+    assert!(matches!(err, Error::PeerUnresponsive(d) if d == Duration::from_secs(3)), "{err}");
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    let mut rest = Vec::new();
+    raw.read_to_end(&mut rest).await.expect("eof after abort");
+}
+
+#[tokio::test(start_paused = true)]
+async fn close_times_out_when_the_peer_never_answers() {
+    let mut config = Config::default();
+    config.close_timeout = Duration::from_secs(2);
+    let (mut ws, mut raw, mut peer) = duplex_pair(config, 1 << 16);
+    let started = tokio::time::Instant::now();
+    let err = ws
+        .close(CloseCode::NORMAL, "bye")
+        .await
+        .expect_err("no answer");
+    assert!(matches!(err, Error::CloseTimeout(_)), "{err}");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(
+        raw_event(&mut raw, &mut peer).await,
+        Some(Message::Close(CloseCode::NORMAL, "bye".into()))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn read_timeout_passes_and_nothing_is_lost() {
+    let (mut ws, mut raw, mut peer) = duplex_pair(Config::default(), 1 << 16);
+    ws.set_read_timeout(Some(Duration::from_millis(500)));
+    // Half a frame arrives, then nothing.
+    peer.send_text("slow message").expect("send");
+    let bytes = peer.pending_output().to_vec();
+    peer.consume_output(bytes.len());
+    raw.write_all(&bytes[..5]).await.expect("write");
+    let err = ws.read().await.expect_err("timed out");
+    assert!(err.is_retryable(), "{err}");
+    raw.write_all(&bytes[5..]).await.expect("write");
+    assert_eq!(
+        ws.read().await.expect("read"),
+        Some(Message::Text("slow message".into()))
+    );
+}
+
+#[tokio::test]
+async fn a_protocol_error_sends_its_close_code() {
+    let (mut ws, mut raw, mut peer) = duplex_pair(Config::default(), 1 << 16);
+    // An unmasked frame from a client: 1002.
+    raw.write_all(&[0x81, 0x02, b'h', b'i']).await.expect("write");
+    let err = ws.read().await.expect_err("protocol error");
+    assert!(matches!(err, Error::Protocol(_)), "{err}");
+    match raw_event(&mut raw, &mut peer).await {
+        Some(Message::Close(code, _)) => assert_eq!(code, CloseCode::PROTOCOL_ERROR),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(ws.read().await.expect("over").is_none());
+}
+
+#[tokio::test]
+async fn the_server_ends_the_stream_after_the_close_handshake() {
+    let (mut ws, mut raw, mut peer) = duplex_pair(Config::default(), 1 << 16);
+    peer.close(CloseCode::NORMAL, "done").expect("close");
+    write_out(&mut raw, &mut peer).await;
+    assert_eq!(
+        ws.read().await.expect("close"),
+        Some(Message::Close(CloseCode::NORMAL, "done".into()))
+    );
+    assert!(ws.read().await.expect("end").is_none());
+    assert!(matches!(
+        raw_event(&mut raw, &mut peer).await,
+        Some(Message::Close(CloseCode::NORMAL, _))
+    ));
+    // poll_shutdown was called: the raw side reads the end of the stream.
+    let mut rest = Vec::new();
+    raw.read_to_end(&mut rest).await.expect("eof");
+    assert!(rest.is_empty());
+}
+
+#[tokio::test]
+async fn a_send_waits_for_room_under_the_cap() {
+    let mut config = Config::default();
+    config.write_buffer_cap = 4096;
+    let (mut ws, mut raw, mut peer) = duplex_pair(config, 1024);
+    // The peer does not read: the first messages fill the duplex and the queue.
+    let mut sent = 0;
+    loop {
+        let send = ws.send_binary(&[7; 1000]);
+        match tokio::time::timeout(Duration::from_millis(50), send).await {
+            Ok(result) => {
+                result.expect("send");
+                sent += 1;
+            }
+            Err(_) => break,
+        }
+        assert!(sent < 100, "the send queue is not bounded");
+    }
+    assert!(ws.connection().pending_output().len() <= 4096 + 1100);
+    // The peer reads: everything arrives, whole and in order (the cancelled send queued
+    // its message whole, or not at all).
+    let pending = tokio::spawn(async move {
+        ws.flush().await.expect("flush");
+        ws
+    });
+    let mut got = 0;
+    while got < sent {
+        assert_eq!(
+            raw_event(&mut raw, &mut peer).await,
+            Some(Message::Binary(vec![7; 1000]))
+        );
+        got += 1;
+    }
+    let ws = pending.await.expect("join");
+    assert!(ws.connection().pending_output().is_empty());
+}
