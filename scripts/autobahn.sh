@@ -7,6 +7,7 @@
 #   -c, --cases LIST     case patterns, comma-separated (same as AUTOBAHN_CASES)
 #   -s, --sides LIST     "server", "client" or "server,client" (same as AUTOBAHN_SIDES)
 #   -d, --deflate        also run 12.* and 13.* (same as AUTOBAHN_DEFLATE=1)
+#   -a, --adapter NAME   "blocking" (default) or "tokio" (same as AUTOBAHN_ADAPTER)
 #       --install-only   only install wstest (when missing) and check that it runs
 #       --check-only     only re-read the reports of an earlier run
 #   -h, --help           show this header
@@ -20,7 +21,9 @@
 #      calls site.addsitedir() on that prefix (zope namespace) and binds wstest's listening
 #      socket to 127.0.0.1 only (stock wstest binds every address).
 #   2. cargo build --release --example echo_server --example autobahn_client
-#      (only what the selected sides need; skipped for sides given a *_CMD override).
+#      (only what the selected sides need; skipped for sides given a *_CMD override). With
+#      AUTOBAHN_ADAPTER=tokio: tokio_echo_server and tokio_autobahn_client, built with
+#      `--features tokio`.
 #   3. Server side: starts `echo_server 127.0.0.1:PORT`, runs `wstest -m fuzzingclient`
 #      against it; reports in target/autobahn/server.
 #   4. Client side: starts `wstest -m fuzzingserver -u 0` (no web UI) on 127.0.0.1:PORT2,
@@ -36,6 +39,10 @@
 #
 # Environment:
 #   AUTOBAHN_CASES       case patterns, comma-separated (default "*"), e.g. "1.*,2.*,5.*"
+#   AUTOBAHN_ADAPTER     which adapter's examples are tested: "blocking" (default: echo_server,
+#                        autobahn_client) or "tokio" (tokio_echo_server, tokio_autobahn_client).
+#                        Reports go to target/autobahn (blocking) or target/autobahn-tokio, so
+#                        the two can run at the same time. AUTOBAHN_TLS=1 is blocking only.
 #   AUTOBAHN_DEFLATE     1: build with `--features deflate` and do not exclude 12.*/13.*
 #   AUTOBAHN_TLS         1: the server side over wss:// — echo_server built with
 #                        `--features tls` and given `--cert FILE --key FILE` (a CA and a
@@ -117,6 +124,12 @@ while (($#)); do
             ;;
         --sides=*) AUTOBAHN_SIDES=${1#*=} ;;
         -d | --deflate) AUTOBAHN_DEFLATE=1 ;;
+        -a | --adapter)
+            [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+            AUTOBAHN_ADAPTER=$2
+            shift
+            ;;
+        --adapter=*) AUTOBAHN_ADAPTER=${1#*=} ;;
         --install-only) mode=install ;;
         --check-only) mode=check ;;
         -h | --help)
@@ -133,8 +146,18 @@ while (($#)); do
 done
 
 CASES=${AUTOBAHN_CASES:-*}
+ADAPTER=${AUTOBAHN_ADAPTER:-blocking}
+case $ADAPTER in
+    blocking) EXAMPLE_PREFIX= ;;
+    tokio) EXAMPLE_PREFIX=tokio_ ;;
+    *) log "unknown adapter '$ADAPTER' (want blocking, tokio)"; exit 2 ;;
+esac
 DEFLATE=${AUTOBAHN_DEFLATE:-0}
 TLS=${AUTOBAHN_TLS:-0}
+if [[ $TLS == 1 && $ADAPTER != blocking ]]; then
+    log "AUTOBAHN_TLS=1 is for the blocking adapter only"
+    exit 2
+fi
 if [[ -n ${AUTOBAHN_EXCLUDE+set} ]]; then
     EXCLUDE=$AUTOBAHN_EXCLUDE
 elif [[ $DEFLATE == 1 ]]; then
@@ -170,7 +193,11 @@ WSTEST=(env -u PYTHONPATH -u PYTHONHOME PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECO
     AUTOBAHN_PY2_SITE="$SITE" AUTOBAHN_LISTEN_HOST=127.0.0.1
     "$PY2" "$HELPERS/wstest_launcher.py")
 
-OUT=$ROOT/target/autobahn
+if [[ $ADAPTER == blocking ]]; then
+    OUT=$ROOT/target/autobahn
+else
+    OUT=$ROOT/target/autobahn-$ADAPTER
+fi
 LOGS=$OUT/logs
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 case $TARGET in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
@@ -406,12 +433,12 @@ CLIENT_CMD=${AUTOBAHN_CLIENT_CMD:-}
 build_examples() {
     local examples=()
     if ((run_server)) && [[ -z $SERVER_CMD ]]; then
-        examples+=(--example echo_server)
-        SERVER_CMD=$(printf '%q' "$TARGET/release/examples/echo_server")
+        examples+=(--example "${EXAMPLE_PREFIX}echo_server")
+        SERVER_CMD=$(printf '%q' "$TARGET/release/examples/${EXAMPLE_PREFIX}echo_server")
     fi
     if ((run_client)) && [[ -z $CLIENT_CMD ]]; then
-        examples+=(--example autobahn_client)
-        CLIENT_CMD=$(printf '%q' "$TARGET/release/examples/autobahn_client")
+        examples+=(--example "${EXAMPLE_PREFIX}autobahn_client")
+        CLIENT_CMD=$(printf '%q' "$TARGET/release/examples/${EXAMPLE_PREFIX}autobahn_client")
     fi
     ((${#examples[@]})) || return 0
     if [[ ${AUTOBAHN_SKIP_BUILD:-0} == 1 ]]; then
@@ -421,6 +448,7 @@ build_examples() {
     local features=() wanted=()
     [[ $DEFLATE == 1 ]] && wanted+=(deflate)
     [[ $TLS == 1 ]] && ((run_server)) && wanted+=(tls)
+    [[ $ADAPTER == tokio ]] && wanted+=(tokio)
     if ((${#wanted[@]})); then
         features=(--features "$(IFS=,; printf '%s' "${wanted[*]}")")
     fi
@@ -600,7 +628,7 @@ fi
 rm -f "$OUT/selection-spec.json" "$OUT/selection.json"
 
 build_examples
-log "cases '$CASES', excluded '${EXCLUDE:-none}', agent '$AGENT'$([[ $TLS == 1 ]] && printf ', server side over wss://')"
+log "adapter '$ADAPTER', cases '$CASES', excluded '${EXCLUDE:-none}', agent '$AGENT'$([[ $TLS == 1 ]] && printf ', server side over wss://')"
 started=$SECONDS
 if ((run_server && run_client)) && [[ ${AUTOBAHN_PARALLEL:-1} == 1 ]]; then
     # Both sides at once: each wstest is one Python process, so on two cores this halves

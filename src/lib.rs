@@ -52,6 +52,9 @@
 //! - `std` (default): the [`blocking`] adapters, run-time CPU detection for AVX2 masking and
 //!   OS-seeded masking keys ([`Connection::new`]). Without it the crate is `no_std` + `alloc`;
 //!   use [`Connection::with_seed`] with a seed from your platform's random source.
+//! - `tokio`: the async adapters in `rfc6455::tokio` (client, server, `Stream`/`Sink`,
+//!   owned halves for two tasks, cancel-safe reads, a bounded send queue).
+//! - `deflate`: permessage-deflate (RFC 7692); `tls`: `wss://` in the blocking adapters.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
@@ -73,9 +76,9 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handshake;
+pub mod mask;
 #[cfg(feature = "tokio")]
 pub mod tokio;
-pub mod mask;
 pub mod proxy;
 mod utf8;
 

@@ -189,7 +189,8 @@ async fn sink_send_all_then_close() {
         Ok::<_, Error>(seen)
     });
     let mut client = ws::connect(&url).await.expect("connect");
-    let mut messages = futures_util::stream::iter((0..50).map(|i| Ok(Message::Binary(vec![i; 1000]))));
+    let mut messages =
+        futures_util::stream::iter((0..50).map(|i| Ok(Message::Binary(vec![i; 1000]))));
     client.send_all(&mut messages).await.expect("send_all");
     SinkExt::close(&mut client).await.expect("close");
     let seen = server.await.expect("join").expect("server");
@@ -203,7 +204,10 @@ async fn sink_send_all_then_close() {
 // ---------------------------------------------------------------- over a duplex, raw peer
 
 /// A server `WebSocket` over a duplex, and the raw other end with a sans-IO client.
-fn duplex_pair(config: Config, capacity: usize) -> (WebSocket<DuplexStream>, DuplexStream, Connection) {
+fn duplex_pair(
+    config: Config,
+    capacity: usize,
+) -> (WebSocket<DuplexStream>, DuplexStream, Connection) {
     let (a, b) = tokio::io::duplex(capacity);
     let ws = WebSocket::from_stream(a, Role::Server, config.clone());
     (ws, b, Connection::with_seed(Role::Client, config, [9; 32]))
@@ -250,7 +254,10 @@ async fn keepalive_pings_a_silent_peer_then_gives_up() {
     assert!(started.elapsed() >= Duration::from_secs(1));
     // Never answered: given up after 3 s, and the stream is shut down.
     let err = reader.await.expect("join").expect_err("dead peer");
-    assert!(matches!(err, Error::PeerUnresponsive(d) if d == Duration::from_secs(3)), "{err}");
+    assert!(
+        matches!(err, Error::PeerUnresponsive(d) if d == Duration::from_secs(3)),
+        "{err}"
+    );
     assert!(started.elapsed() >= Duration::from_secs(3));
     let mut rest = Vec::new();
     raw.read_to_end(&mut rest).await.expect("eof after abort");
@@ -296,7 +303,9 @@ async fn read_timeout_passes_and_nothing_is_lost() {
 async fn a_protocol_error_sends_its_close_code() {
     let (mut ws, mut raw, mut peer) = duplex_pair(Config::default(), 1 << 16);
     // An unmasked frame from a client: 1002.
-    raw.write_all(&[0x81, 0x02, b'h', b'i']).await.expect("write");
+    raw.write_all(&[0x81, 0x02, b'h', b'i'])
+        .await
+        .expect("write");
     let err = ws.read().await.expect_err("protocol error");
     assert!(matches!(err, Error::Protocol(_)), "{err}");
     match raw_event(&mut raw, &mut peer).await {

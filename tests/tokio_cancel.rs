@@ -153,9 +153,11 @@ async fn cancelled_reads_lose_nothing() {
                 1 => {
                     // Fragmented, with a ping in the middle.
                     let (a, b) = data.split_at(data.len() / 2);
-                    peer.send_fragment(MessageKind::Binary, a, false).expect("frag");
+                    peer.send_fragment(MessageKind::Binary, a, false)
+                        .expect("frag");
                     peer.send_ping(b"mid").expect("ping");
-                    peer.send_fragment(MessageKind::Binary, b, true).expect("frag");
+                    peer.send_fragment(MessageKind::Binary, b, true)
+                        .expect("frag");
                     expected.push(Message::Ping(b"mid".to_vec()));
                     expected.push(Message::Binary(data));
                 }
@@ -176,7 +178,8 @@ async fn cancelled_reads_lose_nothing() {
         let n = input.len();
         peer.consume_output(n);
 
-        let mut ws = WebSocket::from_stream(Mock::new(input, seed), Role::Server, Config::default());
+        let mut ws =
+            WebSocket::from_stream(Mock::new(input, seed), Role::Server, Config::default());
         let mut got = Vec::new();
         let mut cancelled = 0;
         loop {
@@ -190,7 +193,10 @@ async fn cancelled_reads_lose_nothing() {
                 () = after_polls(polls) => cancelled += 1,
             }
         }
-        assert!(cancelled > 20, "seed {seed}: only {cancelled} cancellations");
+        assert!(
+            cancelled > 20,
+            "seed {seed}: only {cancelled} cancellations"
+        );
         assert_eq!(got.len(), expected.len(), "seed {seed}");
         assert!(got == expected, "seed {seed}: messages differ");
 

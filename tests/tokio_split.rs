@@ -12,7 +12,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 fn pair(capacity: usize) -> (WebSocket<DuplexStream>, DuplexStream, Connection) {
     let (a, b) = tokio::io::duplex(capacity);
     let ws = WebSocket::from_stream(a, Role::Server, Config::default());
-    (ws, b, Connection::with_seed(Role::Client, Config::default(), [5; 32]))
+    (
+        ws,
+        b,
+        Connection::with_seed(Role::Client, Config::default(), [5; 32]),
+    )
 }
 
 async fn write_out(stream: &mut DuplexStream, conn: &mut Connection) {
@@ -113,7 +117,10 @@ async fn the_reader_answers_pings_while_the_writer_waits_on_a_slow_peer() {
     });
     // The peer does not read, but talks: the reader delivers its messages.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert!(!sending.is_finished(), "the writer should wait for the peer");
+    assert!(
+        !sending.is_finished(),
+        "the writer should wait for the peer"
+    );
     peer.send_ping(b"are you there").expect("ping");
     peer.send_text("still here").expect("text");
     write_out(&mut raw, &mut peer).await;

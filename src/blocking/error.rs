@@ -8,7 +8,8 @@ use crate::handshake::HandshakeError;
 use crate::proxy::ProxyError;
 use crate::{ProtocolError, SendError, TimeoutError};
 
-/// What can go wrong in the blocking adapters.
+/// What can go wrong in the blocking adapters, and in the tokio adapters (feature `tokio`),
+/// which share this type.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

@@ -76,7 +76,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// [`write_buffer_cap`](crate::Config::write_buffer_cap), writing out what is queued:
     /// the bounded send queue. Always ready once the output is empty (a message larger than
     /// the cap goes into an empty buffer) or the connection no longer sends.
-    pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>, len: usize) -> Poll<Result<(), Error>> {
+    pub(crate) fn poll_room(
+        &mut self,
+        cx: &mut Context<'_>,
+        len: usize,
+    ) -> Poll<Result<(), Error>> {
         loop {
             if self.has_room(len) {
                 return Poll::Ready(Ok(()));
@@ -252,7 +256,9 @@ impl Timer {
                 sleep.as_mut().poll(cx)
             }
             None => {
-                let sleep = self.sleep.insert(Box::pin(::tokio::time::sleep_until(deadline)));
+                let sleep = self
+                    .sleep
+                    .insert(Box::pin(::tokio::time::sleep_until(deadline)));
                 self.at = Some(at);
                 sleep.as_mut().poll(cx)
             }

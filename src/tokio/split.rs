@@ -272,7 +272,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Reader<S> {
             }
         }
         self.clear_read_deadline();
-        while poll_fn(|cx| self.poll_message(cx)).await.transpose()?.is_some() {}
+        while poll_fn(|cx| self.poll_message(cx))
+            .await
+            .transpose()?
+            .is_some()
+        {}
         Ok(())
     }
 }
