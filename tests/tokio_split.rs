@@ -211,3 +211,22 @@ async fn with_the_reader_dropped_the_writer_closes_by_itself() {
     write_out(&mut raw, &mut peer).await;
     within(closing).await.expect("join").expect("close");
 }
+
+#[tokio::test]
+async fn the_writer_close_completes_while_the_reader_is_not_polled() {
+    let (ws, mut raw, mut peer) = pair(1 << 16);
+    let (mut reader, mut writer) = ws.into_split();
+    let closing = tokio::spawn(async move { writer.close(CloseCode::NORMAL, "bye").await });
+    assert_eq!(
+        within(raw_event(&mut raw, &mut peer)).await,
+        Some(Message::Close(CloseCode::NORMAL, "bye".into()))
+    );
+    write_out(&mut raw, &mut peer).await;
+    within(closing).await.expect("join").expect("close");
+    // The reader still gets the peer's close, then the end.
+    assert!(matches!(
+        within(reader.read()).await.expect("read"),
+        Some(Message::Close(CloseCode::NORMAL, _))
+    ));
+    assert!(within(reader.read()).await.expect("end").is_none());
+}

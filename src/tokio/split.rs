@@ -402,8 +402,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Writer<S> {
 
     /// Closes the connection from the writing side: sends a close frame (unless one was
     /// sent) and waits until the close handshake completes. While the [`Reader`] exists, it
-    /// reads the peer's close (and delivers the messages before it); once it was dropped,
-    /// this reads itself, discarding messages. The close timeout bounds the wait either way.
+    /// delivers the messages that come before the peer's close (this waits for it to take
+    /// them) and then the close; once it was dropped, this reads itself, discarding
+    /// messages. The close timeout bounds the wait either way.
     ///
     /// # Errors
     /// As for [`WebSocket::close`].
@@ -424,6 +425,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Writer<S> {
                 match ready!(inner.driver.poll_pump(cx, timer)) {
                     Err(e) => return Poll::Ready(Err(e)),
                     Ok(false) => return Poll::Ready(Ok(())),
+                    // The close handshake is done; the reader still delivers the peer's
+                    // close (and the stream ends with the pump's teardown).
+                    Ok(true)
+                        if inner.reader_alive && inner.driver.conn.state() == State::Closed =>
+                    {
+                        return Poll::Ready(Ok(()));
+                    }
                     // The reader delivers it, and wakes us when it did.
                     Ok(true) if inner.reader_alive => return Poll::Pending,
                     Ok(true) => {
