@@ -77,9 +77,9 @@ pub mod frame;
 pub mod fuzzing;
 pub mod handshake;
 pub mod mask;
+pub mod proxy;
 #[cfg(feature = "tokio")]
 pub mod tokio;
-pub mod proxy;
 mod utf8;
 
 pub use config::{Config, DEFAULT_CLOSE_TIMEOUT, Keepalive};
