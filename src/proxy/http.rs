@@ -68,13 +68,19 @@ impl Connect {
         let mut start = 0;
         loop {
             let rest = data.get(start..).unwrap_or_default();
-            self.check_prefix(rest)?;
+            // The header block is fed only up to the first byte that cannot start an answer:
+            // whichever error comes first in the bytes wins, however they are chunked.
+            let bad = self.check_prefix(rest);
+            let upto = bad.map_or(rest.len(), |(at, _)| at);
             let Some(used) = self
                 .head
-                .feed(rest, &self.limits)
+                .feed(&rest[..upto], &self.limits)
                 .map_err(ProxyError::Http)?
             else {
-                return Ok(None);
+                return match bad {
+                    Some((_, byte)) => Err(ProxyError::NotHttp(byte)),
+                    None => Ok(None),
+                };
             };
             start += used;
             let head = core::mem::take(&mut self.head);
@@ -86,22 +92,22 @@ impl Connect {
         }
     }
 
-    /// Fails as soon as the answer cannot begin with `HTTP/`; empty lines before it are
-    /// allowed, as for a WebSocket response.
-    fn check_prefix(&mut self, data: &[u8]) -> Result<(), ProxyError> {
-        for &byte in data {
+    /// Where the answer stops being able to begin with `HTTP/`, and the byte there; empty
+    /// lines before it are allowed, as for a WebSocket response.
+    fn check_prefix(&mut self, data: &[u8]) -> Option<(usize, u8)> {
+        for (at, &byte) in data.iter().enumerate() {
             if self.prefix >= 5 {
-                return Ok(());
+                return None;
             }
             if self.prefix == 0 && matches!(byte, b'\r' | b'\n') {
                 continue;
             }
             match b"HTTP/".get(self.prefix) {
                 Some(&want) if want == byte => self.prefix += 1,
-                _ => return Err(ProxyError::NotHttp(byte)),
+                _ => return Some((at, byte)),
             }
         }
-        Ok(())
+        None
     }
 
     /// The status of a complete header block: 1xx (interim) and 2xx (the tunnel is open)
