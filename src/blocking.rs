@@ -59,6 +59,8 @@ pub use timers::{DEFAULT_CLOSE_TIMEOUT, Keepalive, ShutdownControl, TimeoutContr
 pub use tls::MaybeTlsStream;
 #[cfg(feature = "tls")]
 pub use tls::TlsStream;
+#[cfg(all(feature = "tls", feature = "tokio"))]
+pub(crate) use tls::default_client_config as default_tls_client_config;
 
 use crate::conn::Event;
 use crate::frame::CloseCode;

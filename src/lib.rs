@@ -54,7 +54,8 @@
 //!   use [`Connection::with_seed`] with a seed from your platform's random source.
 //! - `tokio`: the async adapters in `rfc6455::tokio` (client, server, `Stream`/`Sink`,
 //!   owned halves for two tasks, cancel-safe reads, a bounded send queue).
-//! - `deflate`: permessage-deflate (RFC 7692); `tls`: `wss://` in the blocking adapters.
+//! - `deflate`: permessage-deflate (RFC 7692); `tls`: `wss://` clients and TLS servers in the
+//!   blocking adapters, and in the async ones when `tokio` is on as well (no further crate).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]

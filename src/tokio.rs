@@ -5,6 +5,11 @@
 //! [`Connection::poll_timeout`](crate::Connection::poll_timeout), carry out
 //! [`Connection::poll_teardown`](crate::Connection::poll_teardown).
 //!
+//! With the `tls` feature as well, [`connect`] takes `wss://` URLs and `Acceptor::accept_tls`
+//! serves TLS, with the same rustls configuration types as the blocking adapters
+//! ([`blocking::rustls`](crate::blocking::rustls)) and the same advice in
+//! `Error::Tls`.
+//!
 //! Every method is cancel-safe (see [`WebSocket`]), and the send queue is bounded by
 //! [`Config::write_buffer_cap`](crate::Config::write_buffer_cap).
 //!
@@ -43,11 +48,17 @@ mod driver;
 mod server;
 mod socket;
 mod split;
+mod tls;
 
 pub use client::{ClientBuilder, DEFAULT_HANDSHAKE_TIMEOUT, connect};
+#[cfg(feature = "tls")]
+pub use server::accept_tls;
 pub use server::{Acceptor, accept, accept_with};
 pub use socket::WebSocket;
 pub use split::{Reader, Writer};
+pub use tls::MaybeTlsStream;
+#[cfg(feature = "tls")]
+pub use tls::TlsStream;
 
 /// What can go wrong: the same error as the blocking adapters'.
 pub use crate::blocking::Error;

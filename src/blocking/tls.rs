@@ -203,6 +203,8 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub use with_tls::TlsStream;
 #[cfg(feature = "tls")]
 pub(crate) use with_tls::{client, server};
+#[cfg(all(feature = "tls", feature = "tokio"))]
+pub(crate) use with_tls::default_client_config;
 
 #[cfg(feature = "tls")]
 mod with_tls {
@@ -527,7 +529,7 @@ mod with_tls {
     /// The client configuration for `wss://` without one of the caller's: Mozilla's root
     /// certificates (`webpki-roots`), the process's default crypto provider (`ring` when none
     /// is installed), TLS 1.3 and 1.2, ALPN `http/1.1`. Built once.
-    fn default_client_config() -> Result<Arc<ClientConfig>, Error> {
+    pub(crate) fn default_client_config() -> Result<Arc<ClientConfig>, Error> {
         static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
         if let Some(config) = CONFIG.get() {
             return Ok(Arc::clone(config));

@@ -8,19 +8,27 @@ use std::io;
 use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ::tokio::net::TcpStream;
 
-use super::{Error, WebSocket};
+use super::{Error, MaybeTlsStream, WebSocket};
 use crate::handshake::{ClientHandshake, ClientOptions, Response, Url};
 use crate::{Config, Keepalive};
 
 /// The default limit on the whole opening handshake, connection included: 10 s.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connects to a `ws://` URL with the default settings (see [`ClientBuilder`]).
+/// Connects to a `ws://` URL, or a `wss://` one with the `tls` feature (Mozilla's root
+/// certificates; `ClientBuilder::tls_config` for others), with the default settings (see
+/// [`ClientBuilder`]).
+///
+/// The stream is a [`MaybeTlsStream`] for either scheme, so a URL from configuration works
+/// with both.
 ///
 /// # Errors
 /// [`Error::Handshake`] for a bad URL or a refused upgrade (with the server's status),
-/// [`Error::Io`] when the connection fails (`Unsupported` for a `wss://` URL: not yet
-/// supported by the tokio adapter), [`Error::HandshakeTimeout`] after 10 s.
+/// [`Error::Io`] when the connection fails (`Unsupported` for a `wss://` URL without the
+/// `tls` feature), `Error::Tls` when the server's certificate is refused (untrusted, not
+/// valid for the host, expired) or the TLS handshake fails otherwise, with advice in its
+/// message, [`Error::HandshakeTimeout`] after 10 s (TCP, TLS and WebSocket handshakes
+/// together).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), rfc6455::tokio::Error> {
@@ -29,7 +37,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Ok(())
 /// # }
 /// ```
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+pub async fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
     ClientBuilder::new(url).connect().await
 }
 
@@ -64,6 +72,8 @@ pub struct ClientBuilder {
     keepalive: Option<Keepalive>,
     #[cfg(feature = "deflate")]
     deflate: Option<crate::deflate::DeflateConfig>,
+    #[cfg(feature = "tls")]
+    tls: Option<alloc::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl ClientBuilder {
@@ -79,6 +89,8 @@ impl ClientBuilder {
             keepalive: None,
             #[cfg(feature = "deflate")]
             deflate: Some(crate::deflate::DeflateConfig::default()),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -148,12 +160,47 @@ impl ClientBuilder {
         self
     }
 
-    /// Resolves the host, connects over TCP and performs the opening handshake, all within
-    /// the handshake timeout.
+    /// The TLS configuration for `wss://` URLs (feature `tls`): a private CA's root, client
+    /// certificates, another crypto provider. The default is the blocking adapters' (see
+    /// [`blocking::ClientBuilder::tls_config`](crate::blocking::ClientBuilder::tls_config)):
+    /// Mozilla's root certificates (`webpki-roots`), TLS 1.3 and 1.2, ALPN `http/1.1`. The
+    /// server name sent (SNI) and checked is the URL's host. If the configuration offers ALPN
+    /// protocols, offer `http/1.1` only.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use rfc6455::blocking::rustls;
+    /// use rfc6455::tokio::ClientBuilder;
+    ///
+    /// let ca = tokio::fs::read("ca.der").await?;
+    /// let mut roots = rustls::RootCertStore::empty();
+    /// roots.add(ca.into())?;
+    /// let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+    ///     rustls::crypto::ring::default_provider(),
+    /// ))
+    /// .with_safe_default_protocol_versions()?
+    /// .with_root_certificates(roots)
+    /// .with_no_client_auth();
+    /// let ws = ClientBuilder::new("wss://localhost:9443/")
+    ///     .tls_config(Arc::new(config))
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: alloc::sync::Arc<rustls::ClientConfig>) -> ClientBuilder {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Resolves the host, connects over TCP (then TLS for `wss://`) and performs the opening
+    /// handshake, all within the handshake timeout.
     ///
     /// # Errors
     /// As for [`connect`].
-    pub async fn connect(self) -> Result<WebSocket<TcpStream>, Error> {
+    pub async fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
         self.connect_with_response().await.map(|(ws, _)| ws)
     }
 
@@ -162,19 +209,29 @@ impl ClientBuilder {
     ///
     /// # Errors
     /// As for [`connect`].
-    pub async fn connect_with_response(self) -> Result<(WebSocket<TcpStream>, Response), Error> {
+    pub async fn connect_with_response(
+        self,
+    ) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
         let url = Url::parse(&self.url)?;
+        #[cfg(not(feature = "tls"))]
         if url.is_secure() {
             return Err(Error::Io(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "wss:// URLs are not supported by the tokio adapter yet: connect a TLS stream \
-                 yourself (tokio-rustls) and pass it to ClientBuilder::connect_on",
+                "wss:// URLs need the `tls` feature of rfc6455, which this build does not \
+                 include: enable it in Cargo.toml (rfc6455 = { features = [\"tokio\", \"tls\"] })",
             )));
         }
         let timeout = self.handshake_timeout;
         within(timeout, async {
-            let stream = self.tcp_connect(&url).await?;
-            stream.set_nodelay(true)?;
+            let tcp = self.tcp_connect(&url).await?;
+            tcp.set_nodelay(true)?;
+            let stream = match url.is_secure() {
+                #[cfg(feature = "tls")]
+                true => MaybeTlsStream::from(
+                    super::tls::client(tcp, url.host(), self.tls.as_ref()).await?,
+                ),
+                _ => MaybeTlsStream::Plain(tcp),
+            };
             self.handshake(stream, &url).await
         })
         .await

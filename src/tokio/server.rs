@@ -38,6 +38,50 @@ pub async fn accept<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Result<WebS
     Acceptor::new().accept(stream).await
 }
 
+/// Accepts a TLS connection on a TCP stream (feature `tls`) with the default settings of
+/// [`Acceptor`]: the TLS handshake with `config`, then the opening handshake.
+///
+/// # Errors
+/// As for [`Acceptor::accept_tls`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use rfc6455::blocking::rustls;
+/// use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+///
+/// let chain = CertificateDer::pem_file_iter("cert.pem")?.collect::<Result<Vec<_>, _>>()?;
+/// let key = PrivateKeyDer::from_pem_file("key.pem")?;
+/// let config = Arc::new(
+///     rustls::ServerConfig::builder_with_provider(Arc::new(
+///         rustls::crypto::ring::default_provider(),
+///     ))
+///     .with_safe_default_protocol_versions()?
+///     .with_no_client_auth()
+///     .with_single_cert(chain, key)?,
+/// );
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9443").await?;
+/// loop {
+///     let (stream, _) = listener.accept().await?;
+///     let config = Arc::clone(&config);
+///     tokio::spawn(async move {
+///         let mut ws = rfc6455::tokio::accept_tls(stream, config).await?;
+///         while let Some(message) = ws.read().await? {
+///             ws.send(&message).await?;
+///         }
+///         Ok::<(), rfc6455::tokio::Error>(())
+///     });
+/// }
+/// # }
+/// ```
+#[cfg(feature = "tls")]
+pub async fn accept_tls(
+    stream: ::tokio::net::TcpStream,
+    config: alloc::sync::Arc<rustls::ServerConfig>,
+) -> Result<WebSocket<super::TlsStream<::tokio::net::TcpStream>>, Error> {
+    Acceptor::new().accept_tls(stream, config).await
+}
+
 /// Accepts a connection after `decide` saw the request: it returns the [`Accept`] answer
 /// (subprotocol, extensions, headers) or a [`Rejection`] (checking `Origin`, say).
 ///
@@ -162,6 +206,47 @@ impl Acceptor {
         F: FnOnce(&Request) -> Result<Accept, Rejection>,
     {
         within(self.handshake_timeout, self.handshake(stream, decide)).await
+    }
+
+    /// Accepts a TLS connection (feature `tls`): the TLS handshake with `config`, then the
+    /// opening handshake, both within the handshake timeout. Keepalive, timeouts and
+    /// [`into_split`](WebSocket::into_split) work as over plain TCP.
+    ///
+    /// # Errors
+    /// As for [`accept`], and `Error::Tls` when the TLS handshake fails (a client that does
+    /// not trust the certificate, or does not speak TLS), with advice in its message.
+    #[cfg(feature = "tls")]
+    pub async fn accept_tls(
+        &self,
+        stream: ::tokio::net::TcpStream,
+        config: alloc::sync::Arc<rustls::ServerConfig>,
+    ) -> Result<WebSocket<super::TlsStream<::tokio::net::TcpStream>>, Error> {
+        self.accept_tls_with(stream, config, |_| Ok(Accept::default()))
+            .await
+    }
+
+    /// Accepts a TLS connection after `decide` saw the request (see [`accept_with`] and
+    /// [`accept_tls`](Self::accept_tls)).
+    ///
+    /// # Errors
+    /// As for [`accept_tls`](Self::accept_tls); a rejection is reported as
+    /// [`Error::Refused`] after the refusal was sent.
+    #[cfg(feature = "tls")]
+    pub async fn accept_tls_with<F>(
+        &self,
+        stream: ::tokio::net::TcpStream,
+        config: alloc::sync::Arc<rustls::ServerConfig>,
+        decide: F,
+    ) -> Result<WebSocket<super::TlsStream<::tokio::net::TcpStream>>, Error>
+    where
+        F: FnOnce(&Request) -> Result<Accept, Rejection>,
+    {
+        stream.set_nodelay(true)?;
+        within(self.handshake_timeout, async {
+            let stream = super::tls::server(stream, config).await?;
+            self.handshake(stream, decide).await
+        })
+        .await
     }
 
     async fn handshake<S, F>(&self, mut stream: S, decide: F) -> Result<WebSocket<S>, Error>
