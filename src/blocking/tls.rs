@@ -201,10 +201,10 @@ fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(feature = "tls")]
 pub use with_tls::TlsStream;
-#[cfg(feature = "tls")]
-pub(crate) use with_tls::{client, server};
 #[cfg(all(feature = "tls", feature = "tokio"))]
 pub(crate) use with_tls::default_client_config;
+#[cfg(feature = "tls")]
+pub(crate) use with_tls::{client, server};
 
 #[cfg(feature = "tls")]
 mod with_tls {
