@@ -12,11 +12,14 @@
 #   1. Installs what is missing, into $INTEROP_HOME (default ~/.cache/rfc6455-interop):
 #      Python `websockets` (pip, in a venv), Node `ws` and `playwright-core` (npm), and
 #      Debian's `chromium` and `nginx-light` (apt-get; services are not started).
-#   2. cargo build --release of the examples it drives, once with the `deflate` feature (the
-#      peers' binaries are copied to target/interop/bin-deflate) and once without.
+#   2. cargo build --release of the examples it drives (with the `tokio` feature, for the
+#      tokio_* ones), once with the `deflate` feature (the peers' binaries are copied to
+#      target/interop/bin-deflate) and once without.
 #   3. Runs the groups; every case prints one line, PASS or FAIL:
 #      python    Python websockets client -> our echo_server / interop_server, and our
-#                interop_client -> a Python websockets server (scripts/interop/py_*.py)
+#                interop_client -> a Python websockets server (scripts/interop/py_*.py);
+#                the same for the tokio adapter: the Python client's data cases ->
+#                tokio_echo_server, our tokio_interop_client -> the Python server
 #      node      the same with Node ws (scripts/interop/node_*.js)
 #      browser   two headless Chromium pages on the chat example: a message typed in one
 #                shows in the other; screenshot in target/interop/chat.png. Plus a client
@@ -288,6 +291,11 @@ group_python() {
     start_server "py_server$tag" "$py" "$HELPERS/py_server.py" "{PORT}" || return 0
     run_cases "rfc6455 client -> python server$tag" "$bin/interop_client" \
         "ws://127.0.0.1:$SERVER_PORT/" all
+    run_cases "rfc6455 tokio client -> python server$tag" "$bin/tokio_interop_client" \
+        "ws://127.0.0.1:$SERVER_PORT/"
+    start_server "tokio_echo_server$tag" "$bin/tokio_echo_server" "127.0.0.1:{PORT}" || return 0
+    run_cases "python client -> rfc6455 tokio server$tag" env INTEROP_DEFLATE="$deflate" \
+        "$py" "$HELPERS/py_client.py" "ws://127.0.0.1:$SERVER_PORT/" -
 }
 
 group_node() {
@@ -303,6 +311,11 @@ group_node() {
     start_server "node_server$tag" node "$HELPERS/node_server.js" "{PORT}" || return 0
     run_cases "rfc6455 client -> node server$tag" "$bin/interop_client" \
         "ws://127.0.0.1:$SERVER_PORT/" all
+    run_cases "rfc6455 tokio client -> node server$tag" "$bin/tokio_interop_client" \
+        "ws://127.0.0.1:$SERVER_PORT/"
+    start_server "tokio_echo_server$tag" "$bin/tokio_echo_server" "127.0.0.1:{PORT}" || return 0
+    run_cases "node client -> rfc6455 tokio server$tag" env INTEROP_DEFLATE="$deflate" \
+        node "$HELPERS/node_client.js" "ws://127.0.0.1:$SERVER_PORT/" -
 }
 
 group_browser() {
@@ -392,18 +405,18 @@ install_all
 [[ -z $INSTALL_ONLY ]] || exit 0
 
 DEFLATE_BIN=$OUT/bin-deflate
-PEERS=(echo_server interop_server interop_client chat)
+PEERS=(echo_server interop_server interop_client chat tokio_echo_server tokio_interop_client)
 if [[ ${INTEROP_SKIP_BUILD:-} != 1 ]]; then
     started=$SECONDS
-    log "cargo build --release --features deflate (${PEERS[*]}), then without it (all examples)"
+    log "cargo build --release --features tokio,deflate (${PEERS[*]}), then without deflate (all examples)"
     (
         cd "$ROOT"
-        cargo build --release --quiet --features deflate "${PEERS[@]/#/--example=}"
+        cargo build --release --quiet --features tokio,deflate "${PEERS[@]/#/--example=}"
         mkdir -p "$DEFLATE_BIN"
         for example in "${PEERS[@]}"; do
             cp "$BIN/$example" "$DEFLATE_BIN/"
         done
-        cargo build --release --quiet "${PEERS[@]/#/--example=}" --example=broadcast \
+        cargo build --release --quiet --features tokio "${PEERS[@]/#/--example=}" --example=broadcast \
             --example=subprotocol --example=origin_check --example=binary --example=heartbeat \
             --example=reconnect
     ) || die "cargo build failed"
