@@ -276,25 +276,28 @@ mod with_tls {
             Poll::Ready(Ok(n))
         }
 
+        /// Runs the TLS handshake to its end: `Ready(Ok)` once it is done and its last
+        /// messages are written.
+        fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+            loop {
+                ready!(self.poll_write_pending(cx))?;
+                if !self.tls.is_handshaking() {
+                    return Poll::Ready(Ok(()));
+                }
+                if ready!(self.poll_read_records(cx))? == 0 {
+                    return Poll::Ready(Err(Error::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the peer closed the connection during the TLS handshake: is it \
+                         speaking TLS? (a wss:// URL for a ws:// server or port, or the \
+                         reverse)",
+                    ))));
+                }
+            }
+        }
+
         /// Runs the TLS handshake to its end (the caller bounds it with a deadline).
         pub(crate) async fn handshake(&mut self) -> Result<(), Error> {
-            core::future::poll_fn(|cx| {
-                loop {
-                    ready!(self.poll_write_pending(cx))?;
-                    if !self.tls.is_handshaking() {
-                        return Poll::Ready(Ok(()));
-                    }
-                    if ready!(self.poll_read_records(cx))? == 0 {
-                        return Poll::Ready(Err(Error::Io(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "the peer closed the connection during the TLS handshake: is it \
-                             speaking TLS? (a wss:// URL for a ws:// server or port, or the \
-                             reverse)",
-                        ))));
-                    }
-                }
-            })
-            .await
+            core::future::poll_fn(|cx| self.poll_handshake(cx)).await
         }
     }
 
@@ -355,6 +358,11 @@ mod with_tls {
             bufs: &[IoSlice<'_>],
         ) -> Poll<io::Result<usize>> {
             let this = self.get_mut();
+            // The handshake first (a stream used before it completed, as `connect_on` may):
+            // plaintext written before it completes would wait in the session until a read.
+            if this.tls.is_handshaking() {
+                ready!(this.poll_handshake(cx)).map_err(into_io)?;
+            }
             // Earlier records first: the session's buffer stays bounded.
             ready!(this.poll_write_pending(cx))?;
             let n = this.tls.writer().write_vectored(bufs)?;
