@@ -458,10 +458,12 @@ mod tls {
         });
         let deadline = Duration::from_millis(300);
         let started = Instant::now();
-        let err = client("localhost", addr)
+        let connecting = client("localhost", addr)
             .handshake_timeout(deadline)
-            .connect()
+            .connect();
+        let err = tokio::time::timeout(GUARD, connecting)
             .await
+            .expect("the handshake deadline did not cover the TLS handshake")
             .expect_err("silent server");
         assert!(
             matches!(err, Error::HandshakeTimeout(t) if t == deadline),
@@ -482,10 +484,10 @@ mod tls {
         let (stream, _) = listener.accept().await.expect("accept");
         let deadline = Duration::from_millis(300);
         let started = Instant::now();
-        let err = Acceptor::new()
-            .handshake_timeout(deadline)
-            .accept_tls(stream, pki().1.server_config())
+        let acceptor = Acceptor::new().handshake_timeout(deadline);
+        let err = tokio::time::timeout(GUARD, acceptor.accept_tls(stream, pki().1.server_config()))
             .await
+            .expect("the handshake deadline did not cover the TLS handshake")
             .expect_err("silent client");
         assert!(
             matches!(err, Error::HandshakeTimeout(t) if t == deadline),

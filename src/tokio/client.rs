@@ -173,7 +173,7 @@ impl ClientBuilder {
     /// use rfc6455::blocking::rustls;
     /// use rfc6455::tokio::ClientBuilder;
     ///
-    /// let ca = tokio::fs::read("ca.der").await?;
+    /// let ca = std::fs::read("ca.der")?;
     /// let mut roots = rustls::RootCertStore::empty();
     /// roots.add(ca.into())?;
     /// let config = rustls::ClientConfig::builder_with_provider(Arc::new(
