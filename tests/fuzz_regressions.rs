@@ -1,4 +1,4 @@
-#![cfg(all(feature = "fuzzing", feature = "deflate"))]
+#![cfg(all(feature = "fuzzing", feature = "deflate", feature = "tokio"))]
 //! Replays every committed fuzz input on stable, through the same harness the fuzz targets
 //! run: the seed corpora in `fuzz/corpus/<target>/` and the inputs of past findings in
 //! `fuzz/regressions/<target>/` (crash files copied out of the git-ignored
@@ -84,6 +84,7 @@ replay_tests!(
     mask,
     utf8,
     proxy_reply,
+    tokio_workload,
 );
 
 /// Every seed passes its harness (so the corpus is meaningful), and the generated seeds are

@@ -4,7 +4,8 @@
 //!
 //! Each entry point takes the fuzzer's raw bytes, decodes from them whatever it needs (role,
 //! limits, split points, operations) with [`Input`], and panics when an oracle fails. No
-//! dependency beyond `rfc6455` and `std`: the root crate needs no `arbitrary`.
+//! dependency beyond `rfc6455`, `std` and (for `tokio_workload`) `tokio`, which the root crate
+//! has as a dev-dependency: it needs no `arbitrary`.
 #![allow(dead_code)]
 
 pub mod connection;
@@ -14,6 +15,7 @@ pub mod handshake;
 pub mod mask;
 pub mod proxy;
 pub mod seeds;
+pub mod tokio_workload;
 pub mod utf8;
 pub mod workload;
 
@@ -22,7 +24,7 @@ pub type Harness = fn(&[u8]);
 
 /// The fuzz targets, by name: the directory names under `fuzz/corpus/` and
 /// `fuzz/regressions/`, and the binaries under `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Harness); 9] = [
+pub const TARGETS: [(&str, Harness); 10] = [
     ("frame_header", frame_header::run),
     ("connection", connection::run),
     ("deflate", deflate::run),
@@ -32,6 +34,7 @@ pub const TARGETS: [(&str, Harness); 9] = [
     ("mask", mask::run),
     ("utf8", utf8::run),
     ("proxy_reply", proxy::run),
+    ("tokio_workload", tokio_workload::run),
 ];
 
 /// The role a flags byte's lowest bit selects: 0 server, 1 client.

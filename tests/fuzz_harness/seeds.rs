@@ -19,6 +19,7 @@ pub fn all() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     mask(&mut out);
     utf8(&mut out);
     proxy_reply(&mut out);
+    tokio_workload(&mut out);
     out
 }
 
@@ -405,4 +406,62 @@ fn proxy_reply(out: &mut Seeds) {
     ));
     out.push((t, "socks_refused", cat(&[&[2, 0], &[5, 0, 5, 5, 0, 1]])));
     out.push((t, "socks_auth_failed", cat(&[&[3, 0], &[5, 2, 1, 1]])));
+}
+
+fn tokio_workload(out: &mut Seeds) {
+    let t = "tokio_workload";
+    // flags, tape length / 4, tape, then operations: op, polls, and for sends (op % 10 in
+    // 0, 1, 4..=7) a length and a fill byte (see tokio_workload.rs).
+    let tape: &[u8] = &[
+        0,
+        5,
+        9,
+        0,
+        17,
+        2,
+        0x81,
+        0,
+        6,
+        3,
+        0,
+        13,
+        0,
+        1 | 0x80,
+        21,
+        7,
+        0,
+        0,
+        10,
+        5,
+    ];
+    let ops: &[u8] = &[
+        0, 0, 12, 1, // the peer sends a text
+        3, 1, 40, 2, // the peer sends a binary
+        2, 3, // a read cancelled after 3 polls
+        2, 31, // a read
+        12, 2, 9, 0, // the peer pings
+        15, 31, // the peer sends fragments with a ping between (op % 4 == 3, % 10 == 5 reads)
+        4, 1, 30, 3, // send_binary cancelled after 1 poll
+        14, 31, 20, 4, // send_text
+        5, 31, 8, 0, // send_ping
+        7, 0, 30, 7, // our fragmented message
+        2, 31, 3, 31, 2, 31, // reads
+    ];
+    let close_ours: &[u8] = &[9, 2, 2, 31, 9, 31];
+    let close_peer: &[u8] = &[8, 0, 2, 31, 2, 31];
+    for (name, flags, tail) in [
+        ("server_we_close", 0u8, close_ours),
+        ("client_we_close", 1 | 8, close_ours),
+        ("server_peer_closes", 2 | 4, close_peer),
+        ("client_peer_closes", 1 | 2, close_peer),
+    ] {
+        out.push((
+            t,
+            name,
+            cat(&[&[flags, (tape.len() / 4) as u8], tape, ops, tail]),
+        ));
+    }
+    // 17 KiB and 23 KiB: the copy-free path of a server, cancelled and not.
+    let big: &[u8] = &[4, 2, 250, 1, 4, 31, 255, 2, 0, 0, 250, 9, 2, 31, 2, 31];
+    out.push((t, "server_big", cat(&[&[0, 1], &[0, 5, 17, 0], big])));
 }
