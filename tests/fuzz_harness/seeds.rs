@@ -436,16 +436,16 @@ fn tokio_workload(out: &mut Seeds) {
     ];
     let ops: &[u8] = &[
         0, 0, 12, 1, // the peer sends a text
-        3, 1, 40, 2, // the peer sends a binary
+        1, 0, 40, 2, // the peer sends a binary
         2, 3, // a read cancelled after 3 polls
         2, 31, // a read
-        12, 2, 9, 0, // the peer pings
-        15, 31, // the peer sends fragments with a ping between (op % 4 == 3, % 10 == 5 reads)
+        10, 0, 9, 0, // the peer pings
+        11, 0, 30, 5, // the peer sends fragments with a ping between
         4, 1, 30, 3, // send_binary cancelled after 1 poll
-        14, 31, 20, 4, // send_text
+        6, 31, 20, 4, // send_text
         5, 31, 8, 0, // send_ping
         7, 0, 30, 7, // our fragmented message
-        2, 31, 3, 31, 2, 31, // reads
+        2, 31, 3, 31, 2, 31, 2, 31, 2, 31, // reads
     ];
     let close_ours: &[u8] = &[9, 2, 2, 31, 9, 31];
     let close_peer: &[u8] = &[8, 0, 2, 31, 2, 31];
@@ -462,6 +462,11 @@ fn tokio_workload(out: &mut Seeds) {
         ));
     }
     // 17 KiB and 23 KiB: the copy-free path of a server, cancelled and not.
-    let big: &[u8] = &[4, 2, 250, 1, 4, 31, 255, 2, 0, 0, 250, 9, 2, 31, 2, 31];
+    let big: &[u8] = &[
+        4, 2, 250, 1, // send_binary 17 KiB, cancelled after 2 polls
+        4, 31, 255, 2, // send_binary 23 KiB
+        0, 0, 250, 9, // the peer sends an 18 Ki-character text
+        2, 31, 2, 31, // reads
+    ];
     out.push((t, "server_big", cat(&[&[0, 1], &[0, 5, 17, 0], big])));
 }
