@@ -55,9 +55,9 @@ for target in "${targets[@]}"; do
     mkdir -p "work/$target" "corpus/$target"
     log="work/$target.log"
     extra=()
-    # The workload target runs slowly (many API calls per input): let its inputs grow to
+    # The workload targets run slowly (many API calls per input): let their inputs grow to
     # max_len at once rather than after many runs without new coverage.
-    if [ "$target" = workload ]; then
+    if [ "$target" = workload ] || [ "$target" = tokio_workload ]; then
         extra=(-len_control=0)
     fi
     echo "==> $target: ${seconds}s"
