@@ -463,9 +463,9 @@ fn tokio_workload(out: &mut Seeds) {
     }
     // 17 KiB and 23 KiB: the copy-free path of a server, cancelled and not.
     let big: &[u8] = &[
-        4, 2, 250, 1, // send_binary 17 KiB, cancelled after 2 polls
+        4, 2, 254, 1, // send_binary 17 KiB, cancelled after 2 polls
         4, 31, 255, 2, // send_binary 23 KiB
-        0, 0, 250, 9, // the peer sends an 18 Ki-character text
+        0, 0, 254, 9, // the peer sends a 17 Ki-character text
         2, 31, 2, 31, // reads
     ];
     out.push((t, "server_big", cat(&[&[0, 1], &[0, 5, 17, 0], big])));
