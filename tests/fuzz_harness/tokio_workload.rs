@@ -277,15 +277,24 @@ fn tag(message: &Message) -> usize {
     }
 }
 
-/// A payload length: mostly small, at times (two byte values in 256: large payloads make
-/// runs slow) above the server's copy-free threshold.
-fn length(input: &mut Input<'_>) -> usize {
+/// A payload length: mostly small, at times (two byte values in 256, and at most `BIG` per
+/// run: large payloads make runs slow) above the server's copy-free threshold.
+fn length(input: &mut Input<'_>, big: &mut usize) -> usize {
     match input.byte() {
-        0xFE => 17 * 1024,
-        0xFF => 23 * 1024,
+        0xFE if *big > 0 => {
+            *big -= 1;
+            17 * 1024
+        }
+        0xFF if *big > 0 => {
+            *big -= 1;
+            23 * 1024
+        }
         b => usize::from(b),
     }
 }
+
+/// How many large payloads a run may have.
+const BIG: usize = 4;
 
 fn binary(index: usize, len: usize, fill: u8) -> Vec<u8> {
     let mut data = (index as u32).to_be_bytes().to_vec();
@@ -338,6 +347,7 @@ pub fn run(data: &[u8]) {
         peer_closed_first: false,
     };
 
+    let mut big = BIG;
     let mut ops = 0;
     while !input.is_empty() && ops < 200 {
         ops += 1;
@@ -346,7 +356,7 @@ pub fn run(data: &[u8]) {
         match op % 10 {
             0 | 1 => {
                 // The peer sends a message (fragmented, with a ping between, at times).
-                let len = length(&mut input);
+                let len = length(&mut input, &mut big);
                 let fill = input.byte();
                 let mut wire = world.wire.borrow_mut();
                 let peer = &mut wire.peer;
@@ -400,7 +410,7 @@ pub fn run(data: &[u8]) {
             4..=6 => {
                 // A send, cancelled after `polls` polls.
                 let index = world.attempts.len();
-                let len = length(&mut input);
+                let len = length(&mut input, &mut big);
                 let fill = input.byte();
                 let message = match op % 3 {
                     0 => Message::Text(text(index, len, fill)),
@@ -430,7 +440,7 @@ pub fn run(data: &[u8]) {
             7 => {
                 // A fragmented message from us, each fragment sent to the end.
                 let index = world.attempts.len();
-                let data = binary(index, length(&mut input), input.byte());
+                let data = binary(index, length(&mut input, &mut big), input.byte());
                 let cut = data.len() / 3;
                 world.attempts.push((Message::Binary(data.clone()), false));
                 let pieces = [&data[..cut], &data[cut..2 * cut], &data[2 * cut..]];
