@@ -7,6 +7,8 @@
 //! - `rfc6455-sansio`: our sans-IO connection over the same socket, echoing each borrowed
 //!   message without copying it (what the blocking adapter's owned `read` costs on top);
 //! - `tungstenite`: `tungstenite::accept`, then `read` and `send` the message back;
+//! - on tokio (multi-thread runtime, 2 workers, task per connection; see `echo_tokio`):
+//!   `tokio-raw`, `rfc6455-tokio`, `tokio-websockets`, `fastwebsockets`;
 //! - `floor` (on request, `--server floor`): the least any WebSocket server does, parse,
 //!   unmask and write back, no checks; `raw+N` or `raw/SIZE`: the raw server reading at N
 //!   bytes past a 64-byte boundary or into a SIZE-byte buffer.
@@ -27,7 +29,16 @@ use std::time::{Duration, Instant};
 use crate::measure::{median, ratio, si, size_name};
 use crate::{Plan, Target};
 
-const SERVERS: [&str; 4] = ["raw", "rfc6455", "rfc6455-sansio", "tungstenite"];
+const SERVERS: [&str; 8] = [
+    "raw",
+    "rfc6455",
+    "rfc6455-sansio",
+    "tungstenite",
+    "tokio-raw",
+    "rfc6455-tokio",
+    "tokio-websockets",
+    "fastwebsockets",
+];
 const CELLS: [(usize, usize); 4] = [(1, 16), (1, 64 << 10), (50, 16), (50, 64 << 10)];
 const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
 
@@ -41,6 +52,9 @@ pub fn serve(kind: &str) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     println!("PORT {}", listener.local_addr().unwrap().port());
     std::io::stdout().flush().unwrap();
+    if crate::echo_tokio::is_tokio(kind) {
+        return crate::echo_tokio::serve(kind, listener);
+    }
     let handler: fn(TcpStream) = match kind {
         "raw" => serve_raw,
         "rfc6455" => serve_rfc6455,
@@ -519,7 +533,7 @@ fn load(streams: &mut [TcpStream], ex: &Exchange, duration: Duration) -> u64 {
 
 /// Round trips per second and server CPU nanoseconds per round trip.
 fn measure(server: &Server, conns: usize, len: usize, duration: Duration) -> (f64, f64) {
-    let websocket = !server.name.starts_with("raw");
+    let websocket = !server.name.starts_with("raw") && !server.name.starts_with("tokio-raw");
     let ex = exchange(websocket, len);
     let mut streams: Vec<TcpStream> = (0..conns)
         .map(|_| connect(server.port, websocket))
@@ -576,13 +590,17 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
     }
     let duration = Duration::from_millis(plan.echo_ms);
     println!(
-        "\n## Loopback echo, thread per connection (round trips/s; server CPU per round trip; CPU ratio to raw TCP)\n"
+        "\n## Loopback echo, thread per connection or tokio task per connection (round trips/s; server CPU per round trip; CPU ratio to the raw TCP server of the same kind: raw, or tokio-raw for the tokio servers)\n"
     );
     println!(
         "| connections x size | server | round trips/s | server CPU/round trip | CPU vs raw TCP |"
     );
     println!("|---|---|---:|---:|---:|");
     let mut targets = Vec::new();
+    let mut async_ratios = Vec::new();
+    // The tokio servers' CPU is compared with the raw server on the same runtime.
+    let tokio_raw = servers.iter().position(|s| s.name == "tokio-raw");
+    let ours_async = servers.iter().position(|s| s.name == "rfc6455-tokio");
     for &(conns, len) in cells {
         // rates[server][trial], cpu[server][trial]
         let mut rates = vec![vec![0.0; plan.echo_trials]; servers.len()];
@@ -596,7 +614,11 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
             }
         }
         for (i, server) in servers.iter().enumerate() {
-            let vs_raw = ratio(&cpu[i], &cpu[0]);
+            let base = match tokio_raw {
+                Some(t) if crate::echo_tokio::is_tokio(&server.name) => t,
+                _ => 0,
+            };
+            let vs_raw = ratio(&cpu[i], &cpu[base]);
             println!(
                 "| {conns} x {} | {} | {} | {:.2} µs | {:.2}x |",
                 size_name(len),
@@ -617,6 +639,26 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
                     lower_is_better: true,
                 });
             }
+            if let Some(ours) = ours_async.filter(|&o| o != i) {
+                if crate::echo_tokio::is_tokio(&server.name) {
+                    async_ratios.push(format!(
+                        "| {conns} x {} | {} | {:.2}x |",
+                        size_name(len),
+                        server.name,
+                        ratio(&cpu[ours], &cpu[i])
+                    ));
+                }
+            }
+        }
+    }
+    if !async_ratios.is_empty() {
+        println!(
+            "\n### rfc6455-tokio server CPU per round trip / other tokio server (median of per-trial ratios; below 1 is less CPU)\n"
+        );
+        println!("| connections x size | other | rfc6455-tokio / other |");
+        println!("|---|---|---:|");
+        for line in async_ratios {
+            println!("{line}");
         }
     }
     targets

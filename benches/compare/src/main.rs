@@ -15,6 +15,7 @@
 
 mod codec;
 mod echo;
+mod echo_tokio;
 mod masking;
 mod measure;
 
@@ -79,7 +80,7 @@ fn main() {
             "-h" | "--help" => {
                 println!(
                     "usage: rfc6455-compare [--quick] [--only mask|decode|encode|echo]... \
-                     [--server raw|raw+OFFSET|rfc6455|tungstenite]... [--cell CONNECTIONSxSIZE]..."
+                     [--server raw|raw+OFFSET|rfc6455|tungstenite|tokio-raw|rfc6455-tokio|tokio-websockets|fastwebsockets]... [--cell CONNECTIONSxSIZE]..."
                 );
                 return;
             }

@@ -1,0 +1,142 @@
+//! The loopback echo servers on tokio: a multi-thread runtime with 2 worker threads and one
+//! task per connection, the same setup for each (the process is pinned to one CPU like the
+//! thread-per-connection servers, see `echo::serve`).
+//!
+//! - `tokio-raw`: read into a 64 KiB buffer, write it back: the limit on this runtime;
+//! - `rfc6455-tokio`: our async adapter as `examples/tokio_echo_server.rs` uses it
+//!   (`accept`, owned `read`, `send_binary`);
+//! - `tokio-websockets`: `ServerBuilder::accept`, then `next` and `send` the message back;
+//! - `fastwebsockets`: the opening handshake answered by hand (fastwebsockets' own needs
+//!   hyper), then a `FragmentCollector` (whole messages, UTF-8 checked, as its echo example)
+//!   writing each frame back.
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Whether `kind` is one of the servers of this file.
+pub fn is_tokio(kind: &str) -> bool {
+    matches!(
+        kind,
+        "tokio-raw" | "rfc6455-tokio" | "tokio-websockets" | "fastwebsockets"
+    )
+}
+
+/// Serves `listener` with server `kind` until the process is killed.
+pub fn serve(kind: &str, listener: std::net::TcpListener) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_io()
+        .build()
+        .expect("tokio runtime");
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    let kind = kind.to_string();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            match kind.as_str() {
+                "tokio-raw" => tokio::spawn(raw(stream)),
+                "rfc6455-tokio" => tokio::spawn(rfc6455(stream)),
+                "tokio-websockets" => tokio::spawn(tokio_websockets(stream)),
+                "fastwebsockets" => tokio::spawn(fastwebsockets(stream)),
+                other => panic!("unknown server {other:?}"),
+            };
+        }
+    });
+}
+
+async fn raw(mut stream: TcpStream) {
+    let mut buf = vec![0; 64 << 10];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn rfc6455(stream: TcpStream) {
+    use rfc6455::tokio::Message;
+    let Ok(mut ws) = rfc6455::tokio::accept(stream).await else {
+        return;
+    };
+    loop {
+        let sent = match ws.read().await {
+            Ok(Some(Message::Binary(data))) => ws.send_binary(&data).await,
+            Ok(Some(Message::Text(text))) => ws.send_text(&text).await,
+            Ok(Some(_)) => Ok(()),
+            Ok(None) | Err(_) => return,
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+async fn tokio_websockets(stream: TcpStream) {
+    let Ok((_, mut ws)) = tokio_websockets::ServerBuilder::new().accept(stream).await else {
+        return;
+    };
+    while let Some(Ok(message)) = ws.next().await {
+        if (message.is_binary() || message.is_text()) && ws.send(message).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn fastwebsockets(mut stream: TcpStream) {
+    // The request, up to its blank line; the key is the only header the answer depends on.
+    let mut request = Vec::new();
+    let mut byte = [0; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        if stream.read_exact(&mut byte).await.is_err() {
+            return;
+        }
+        request.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&request);
+    let Some(key) = text.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("sec-websocket-key")
+            .then(|| value.trim().to_string())
+    }) else {
+        return;
+    };
+    let accept = rfc6455::handshake::accept_key(key.as_bytes());
+    let mut response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Accept: "
+        .to_vec();
+    response.extend_from_slice(&accept);
+    response.extend_from_slice(b"\r\n\r\n");
+    if stream.write_all(&response).await.is_err() {
+        return;
+    }
+    let mut ws = fastwebsockets::WebSocket::after_handshake(stream, fastwebsockets::Role::Server);
+    ws.set_auto_close(true);
+    ws.set_auto_pong(true);
+    let mut ws = fastwebsockets::FragmentCollector::new(ws);
+    loop {
+        let Ok(frame) = ws.read_frame().await else {
+            return;
+        };
+        match frame.opcode {
+            fastwebsockets::OpCode::Close => return,
+            fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary => {
+                if ws.write_frame(frame).await.is_err() {
+                    return;
+                }
+            }
+            _ => {}
+        }
+    }
+}
