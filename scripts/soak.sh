@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Server memory per idle connection: starts examples/echo_server.rs (one thread per
-# connection) on 127.0.0.1, reads its VmRSS, opens N real WebSocket connections from a
+# connection), or with SOAK_ADAPTER=tokio examples/tokio_echo_server.rs (one task per
+# connection on tokio's multi-thread runtime, built with --features tokio) on 127.0.0.1, reads its VmRSS, opens N real WebSocket connections from a
 # separate client process (examples/soak_client.rs: connect, opening handshake, one small
 # text message and its echo, then idle), reads VmRSS again and prints
 #   soak: N idle connections, server RSS +X KiB per connection (before A MiB, after B MiB)
@@ -13,25 +14,42 @@
 #   MALLOC_ARENA_MAX=1 scripts/soak.sh    # the environment reaches the server (glibc, RUST_MIN_STACK)
 #   SOAK_SERVER=path/to/echo_server scripts/soak.sh   # measure another build (no cargo build)
 #   SOAK_KEEP=dir scripts/soak.sh         # keep the logs and both smaps snapshots in dir
+#   SOAK_ADAPTER=tokio scripts/soak.sh    # the async server (tokio_echo_server)
+#   SOAK_CLIENTS=2 scripts/soak.sh 19000  # split the connections over 2 client processes
+#                                         # (default: one per 10,000 connections)
 #
 # For CI: `SOAK_MAX_KIB=16 scripts/soak.sh` (10,000 connections) runs in about 10 s once
 # built (60 s at most for the connections to open) and ends by itself; the figure is
 # deterministic to 0.1 KiB run to run (thread stack pages, 1 KiB read buffers).
 #
 # Fails (exit 1) when not all connections could be opened, or above SOAK_MAX_KIB. Needs
-# only cargo and python3; server and client each hold N sockets, so the open-file limit
-# (raised here from soft to hard) must exceed N, and the server needs N+1 threads.
+# only cargo and python3; the server holds N sockets and each client its share, so the
+# open-file limit (raised here from soft to hard) must exceed N; the blocking server needs
+# N+1 threads. Every connection takes an ephemeral port of 127.0.0.1
+# (net.ipv4.ip_local_port_range, 28,232 ports by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 n=${1:-${SOAK_CONNECTIONS:-10000}}
 max_kib=${SOAK_MAX_KIB:-}
+adapter=${SOAK_ADAPTER:-blocking}
+case $adapter in
+    blocking) example=echo_server features=() ;;
+    tokio) example=tokio_echo_server features=(--features tokio) ;;
+    *) echo "soak: SOAK_ADAPTER is blocking or tokio, not $adapter" >&2; exit 2 ;;
+esac
 if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ]; then
     echo "usage: scripts/soak.sh [CONNECTIONS]  (or SOAK_CONNECTIONS=N; default 10000)" >&2
     exit 2
 fi
 
-# ---- limits: each process holds N sockets; the server N+1 threads.
+clients=${SOAK_CLIENTS:-$(((n + 9999) / 10000))}
+if ! [[ $clients =~ ^[0-9]+$ ]] || [ "$clients" -lt 1 ] || [ "$clients" -gt "$n" ]; then
+    echo "soak: SOAK_CLIENTS must be between 1 and $n" >&2
+    exit 2
+fi
+
+# ---- limits: the server holds N sockets, each client its share; the blocking server N+1 threads.
 hard=$(ulimit -Hn)
 if [ "$hard" != unlimited ] && [ "$(ulimit -Sn)" != "$hard" ]; then
     ulimit -Sn "$hard"
@@ -42,6 +60,7 @@ if [ "$nofile" != unlimited ] && [ "$nofile" -lt $((n + 64)) ]; then
     exit 1
 fi
 need_threads=$((n + 64))
+[ "$adapter" = blocking ] || need_threads=64
 for limit in "threads-max:$(cat /proc/sys/kernel/threads-max)" \
              "pid_max:$(cat /proc/sys/kernel/pid_max)" \
              "ulimit -u:$(ulimit -u)"; do
@@ -53,7 +72,7 @@ for limit in "threads-max:$(cat /proc/sys/kernel/threads-max)" \
 done
 # Each thread stack is two mappings (stack and guard page).
 maps=$(cat /proc/sys/vm/max_map_count)
-if [ "$maps" -lt $((2 * n + 1000)) ]; then
+if [ "$adapter" = blocking ] && [ "$maps" -lt $((2 * n + 1000)) ]; then
     echo "soak: vm.max_map_count is $maps; $n threads need about $((2 * n + 1000))" >&2
     exit 1
 fi
@@ -64,23 +83,22 @@ if [ -n "${SOAK_SERVER:-}" ]; then
     server_bin=$SOAK_SERVER
     cargo build --release --quiet --example soak_client
 else
-    echo "==> building echo_server and soak_client (release)"
-    cargo build --release --quiet --example echo_server --example soak_client
-    server_bin=target/release/examples/echo_server
+    echo "==> building $example and soak_client (release)"
+    cargo build --release --quiet "${features[@]}" --example "$example" --example soak_client
 fi
 target_dir=$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 client_bin=$target_dir/release/examples/soak_client
-[ -n "${SOAK_SERVER:-}" ] || server_bin=$target_dir/release/examples/echo_server
+[ -n "${SOAK_SERVER:-}" ] || server_bin=$target_dir/release/examples/$example
 
 # ---- run
 tmp=$(mktemp -d)
 server_pid=
-client_pid=
+client_pids=()
 cleanup() {
     exec 3>&- 2>/dev/null || true
     if [ -n "${SOAK_KEEP:-}" ]; then mkdir -p "$SOAK_KEEP" && cp "$tmp"/*.log "$tmp"/*.out "$tmp"/smaps.* "$SOAK_KEEP"/ 2>/dev/null || true; fi
-    [ -z "$client_pid" ] || kill "$client_pid" 2>/dev/null || true
+    for pid in "${client_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     [ -z "$server_pid" ] || kill "$server_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$tmp"
@@ -92,7 +110,7 @@ trap 'exit 130' INT TERM
 server_pid=$!
 url=
 for _ in $(seq 100); do
-    url=$(sed -n 's|^echo_server: listening on \(ws://[^ ]*\)$|\1|p' "$tmp/server.log")
+    url=$(sed -n 's|^[a-z_]*echo_server: listening on \(ws://[^ ]*\)$|\1|p' "$tmp/server.log")
     [ -n "$url" ] && break
     kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log" >&2; exit 1; }
     sleep 0.1
@@ -105,48 +123,59 @@ sleep 0.5
 before=$(rss)
 cat "/proc/$server_pid/smaps" >"$tmp/smaps.before"
 
-# The client holds its connections until its standard input (this fifo) ends.
+# The clients hold their connections until their standard input (this fifo) ends. Each
+# opens its share one after another; they run side by side.
 mkfifo "$tmp/hold"
-"$client_bin" "$url" "$n" --hold 110 <"$tmp/hold" >"$tmp/client.out" 2>"$tmp/client.log" &
-client_pid=$!
+for c in $(seq "$clients"); do
+    share=$(((n * c) / clients - (n * (c - 1)) / clients))
+    "$client_bin" "$url" "$share" --hold 110 <"$tmp/hold" >"$tmp/client$c.out" 2>"$tmp/client$c.log" &
+    client_pids+=($!)
+done
 exec 3>"$tmp/hold"
 started=$SECONDS
-while ! grep -q '^ready' "$tmp/client.out"; do
-    if ! kill -0 "$client_pid" 2>/dev/null; then
-        cat "$tmp/client.log" >&2
-        echo "soak: FAILED: the client could not open $n connections" \
-             "(server has $(($(threads) - 1)) connection threads)" >&2
-        exit 1
-    fi
-    if [ $((SECONDS - started)) -ge 60 ]; then
-        echo "soak: FAILED: $n connections not open after 60 s" >&2
-        exit 1
-    fi
-    sleep 0.2
+for c in $(seq "$clients"); do
+    pid=${client_pids[$((c - 1))]}
+    while ! grep -q '^ready' "$tmp/client$c.out"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            cat "$tmp"/client*.log >&2
+            echo "soak: FAILED: client $c of $clients could not open its connections" \
+                 "(server has $(($(threads) - 1)) threads besides the main one)" >&2
+            exit 1
+        fi
+        if [ $((SECONDS - started)) -ge 90 ]; then
+            echo "soak: FAILED: $n connections not open after 90 s" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
 done
-cat "$tmp/client.log" >&2
+cat "$tmp"/client*.log >&2
 
-# Idle: every connection thread exists and is blocked in its read; let RSS settle.
-for _ in $(seq 50); do
-    [ "$(threads)" -ge $((n + 1)) ] && break
-    sleep 0.1
-done
-if [ "$(threads)" -lt $((n + 1)) ]; then
-    echo "soak: FAILED: the server has $(($(threads) - 1)) connection threads, not $n" >&2
-    exit 1
+# Idle: every connection has had its echo, so the server holds all N. The blocking server
+# has a thread per connection blocked in its read; let RSS settle.
+if [ "$adapter" = blocking ]; then
+    for _ in $(seq 50); do
+        [ "$(threads)" -ge $((n + 1)) ] && break
+        sleep 0.1
+    done
+    if [ "$(threads)" -lt $((n + 1)) ]; then
+        echo "soak: FAILED: the server has $(($(threads) - 1)) connection threads, not $n" >&2
+        exit 1
+    fi
 fi
 sleep 1
 after=$(rss)
 cat "/proc/$server_pid/smaps" >"$tmp/smaps.after"
 
 # ---- report
-python3 - "$n" "$before" "$after" "$tmp/smaps.before" "$tmp/smaps.after" "$max_kib" <<'EOF'
+python3 - "$n" "$before" "$after" "$tmp/smaps.before" "$tmp/smaps.after" "$max_kib" "$adapter" "$clients" <<'EOF'
 import re, sys
 
 n, before, after = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 max_kib = sys.argv[6]
 per = (after - before) / n
-print(f"soak: {n} idle connections, server RSS +{per:.1f} KiB per connection "
+print(f"soak: {n} idle connections ({sys.argv[7]} server, {sys.argv[8]} client processes), "
+      f"server RSS +{per:.1f} KiB per connection "
       f"(before {before / 1024:.1f} MiB, after {after / 1024:.1f} MiB)")
 
 def regions(path):

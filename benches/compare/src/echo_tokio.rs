@@ -26,7 +26,7 @@ pub fn is_tokio(kind: &str) -> bool {
 pub fn serve(kind: &str, listener: std::net::TcpListener) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .enable_io()
+        .enable_all()
         .build()
         .expect("tokio runtime");
     listener
