@@ -1,5 +1,6 @@
 //! The async server side: accept a stream, optionally deciding on the request in a callback.
 
+use alloc::boxed::Box;
 use alloc::vec;
 use core::time::Duration;
 use std::io;
@@ -205,7 +206,15 @@ impl Acceptor {
         S: AsyncRead + AsyncWrite + Unpin,
         F: FnOnce(&Request) -> Result<Accept, Rejection>,
     {
-        within(self.handshake_timeout, self.handshake(stream, decide)).await
+        // Boxed: the handshake's state (request buffer, parser, response, the timer) is about
+        // 5 KiB, and a task awaiting it inline would keep that size for the connection's whole
+        // life (a future is as large as its largest state). On the heap it is freed once the
+        // handshake is done.
+        Box::pin(within(
+            self.handshake_timeout,
+            self.handshake(stream, decide),
+        ))
+        .await
     }
 
     /// Accepts a TLS connection (feature `tls`): the TLS handshake with `config`, then the
