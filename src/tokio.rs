@@ -50,6 +50,8 @@ mod socket;
 mod split;
 mod tls;
 
+/// The default write timeout of a server [`Acceptor`]: 30 s, as the blocking one's.
+pub use crate::blocking::DEFAULT_WRITE_TIMEOUT;
 pub use client::{ClientBuilder, DEFAULT_HANDSHAKE_TIMEOUT, connect};
 #[cfg(feature = "tls")]
 pub use server::accept_tls;

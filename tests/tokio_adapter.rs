@@ -371,3 +371,68 @@ async fn a_send_waits_for_room_under_the_cap() {
     let ws = pending.await.expect("join");
     assert!(ws.connection().pending_output().is_empty());
 }
+
+/// Opens a connection through `acceptor` over an in-memory stream of `capacity` bytes each
+/// way: the server's `WebSocket` and the client's end of the stream (after the 101).
+async fn accepted(acceptor: Acceptor, capacity: usize) -> (WebSocket<DuplexStream>, DuplexStream) {
+    let (server, mut client) = tokio::io::duplex(capacity);
+    client
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .expect("request");
+    let ws = acceptor.accept(server).await.expect("accept");
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        response.push(client.read_u8().await.expect("response"));
+    }
+    assert!(response.starts_with(b"HTTP/1.1 101"));
+    (ws, client)
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_write_timeout_fails_a_blocked_send_and_keeps_what_was_queued() {
+    let acceptor = Acceptor::new().write_timeout(Duration::from_secs(2));
+    let (mut ws, mut client) = accepted(acceptor, 4096).await;
+    let big = vec![7; 256 << 10];
+    let started = tokio::time::Instant::now();
+    // The client reads nothing: the send (or the flush after it) waits, then gives up.
+    let err = async {
+        ws.send_binary(&big).await?;
+        ws.flush().await
+    }
+    .await
+    .expect_err("the peer reads nothing");
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut),
+        "{err}"
+    );
+    assert!(err.is_retryable(), "{err}");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Retried once the peer reads: the whole frame arrives (2 + 8 header bytes, payload).
+    let drain = tokio::spawn(async move {
+        let mut got = vec![0; 10 + (256 << 10)];
+        client.read_exact(&mut got).await.expect("the whole frame");
+        got
+    });
+    ws.flush().await.expect("flushed once the peer reads");
+    let got = drain.await.expect("join");
+    assert_eq!(&got[..2], &[0x82, 127]);
+    assert!(got[10..].iter().all(|&b| b == 7));
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_without_write_timeout_waits_for_the_peer() {
+    let (mut ws, _client) = accepted(Acceptor::new().no_write_timeout(), 4096).await;
+    let big = vec![7; 256 << 10];
+    let send = async {
+        ws.send_binary(&big).await?;
+        ws.flush().await
+    };
+    // An hour on the paused clock, and the send is still waiting.
+    let waited = tokio::time::timeout(Duration::from_secs(3600), send).await;
+    assert!(waited.is_err(), "the send ended: {waited:?}");
+}

@@ -31,6 +31,10 @@ pub(crate) struct Driver<S> {
     pub(crate) conn: Connection,
     origin: Instant,
     shutdown: Shutdown,
+    /// How long a send may wait on a stream that takes no bytes (`None`: forever).
+    pub(crate) write_timeout: Option<Duration>,
+    /// Since when the stream has taken no bytes of a send, and the timer for it.
+    write_blocked: Option<(Instant, Pin<Box<Sleep>>)>,
 }
 
 impl<S> Driver<S> {
@@ -40,6 +44,8 @@ impl<S> Driver<S> {
             conn,
             origin: Instant::now(),
             shutdown: Shutdown::No,
+            write_timeout: None,
+            write_blocked: None,
         }
     }
 
@@ -72,6 +78,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         Pin::new(&mut self.stream).poll_flush(cx)
     }
 
+    /// [`poll_write_out`](Self::poll_write_out) for a send: fails with a retryable
+    /// `TimedOut` once the stream has taken no bytes for the write timeout (what was not
+    /// written stays queued). Reads never use it: a peer that does not read must not fail
+    /// our reading.
+    pub(crate) fn poll_send_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let queued = self.conn.pending_output().len();
+        let written = self.poll_write_out(cx);
+        let Some(timeout) = self.write_timeout else {
+            return written;
+        };
+        if written.is_ready() {
+            self.write_blocked = None;
+            return written;
+        }
+        let now = Instant::now();
+        let progress = self.conn.pending_output().len() < queued;
+        let (since, sleep) = match &mut self.write_blocked {
+            Some((since, sleep)) if !progress => (*since, sleep),
+            blocked => {
+                let sleep = Box::pin(::tokio::time::sleep_until(now + timeout));
+                let (since, sleep) = blocked.insert((now, sleep));
+                (*since, sleep)
+            }
+        };
+        if sleep.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.write_blocked = None;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            alloc::format!(
+                "the peer took no bytes for {:?} (write timeout {timeout:?})",
+                now.saturating_duration_since(since)
+            ),
+        )))
+    }
+
     /// Waits until a data message of `len` bytes fits under
     /// [`write_buffer_cap`](crate::Config::write_buffer_cap), writing out what is queued:
     /// the bounded send queue. Always ready once the output is empty (a message larger than
@@ -85,7 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.has_room(len) {
                 return Poll::Ready(Ok(()));
             }
-            ready!(self.poll_write_out(cx))?;
+            ready!(self.poll_send_out(cx))?;
         }
     }
 

@@ -9,6 +9,7 @@ use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::client::{DEFAULT_HANDSHAKE_TIMEOUT, within};
 use super::{Error, WebSocket};
+use crate::blocking::DEFAULT_WRITE_TIMEOUT;
 use crate::handshake::{Accept, Limits, Rejection, Request, ServerHandshake};
 use crate::{Config, Keepalive};
 
@@ -101,9 +102,9 @@ where
 ///
 /// The defaults are safe for a server facing untrusted clients: a 10 s handshake deadline,
 /// keepalive pings after 20 s of silence with the peer given up after 40 s, a 5 s close
-/// timeout, and the limits of [`Config`] and [`Limits`]. (A peer that keeps sending but stops
-/// reading makes sends wait for room; bound them with `tokio::time::timeout`, which is
-/// cancel-safe.)
+/// timeout, a 30 s write timeout (a peer that stops reading fails a send that waited that
+/// long for it, see [`write_timeout`](Self::write_timeout)), and the limits of [`Config`] and
+/// [`Limits`].
 ///
 /// ```no_run
 /// # async fn run(stream: tokio::net::TcpStream) -> Result<(), rfc6455::tokio::Error> {
@@ -129,6 +130,7 @@ pub struct Acceptor {
     config: Config,
     limits: Limits,
     handshake_timeout: Duration,
+    write_timeout: Option<Duration>,
     /// Overrides `config.keepalive` when set.
     keepalive: Option<Keepalive>,
     #[cfg(feature = "deflate")]
@@ -148,10 +150,28 @@ impl Acceptor {
             config: Config::default(),
             limits: Limits::default(),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            write_timeout: Some(DEFAULT_WRITE_TIMEOUT),
             keepalive: None,
             #[cfg(feature = "deflate")]
             deflate: Some(crate::deflate::DeflateConfig::default()),
         }
+    }
+
+    /// How long a send (and `flush`) may wait on a peer that takes no bytes: it then fails
+    /// with a retryable `TimedOut` error ([`Error::is_retryable`]; what was not written stays
+    /// queued), instead of holding the task for as long as the peer likes. Each byte the peer
+    /// takes starts the wait again. Reads never fail this way. Default 30 s
+    /// ([`DEFAULT_WRITE_TIMEOUT`]).
+    pub fn write_timeout(mut self, timeout: Duration) -> Acceptor {
+        self.write_timeout = Some(timeout);
+        self
+    }
+
+    /// Lets sends wait for the peer without a limit (see
+    /// [`write_timeout`](Self::write_timeout)).
+    pub fn no_write_timeout(mut self) -> Acceptor {
+        self.write_timeout = None;
+        self
     }
 
     /// The connection's limits and behaviour.
@@ -307,6 +327,7 @@ impl Acceptor {
         };
         write_all(&mut stream, &response).await?;
         let mut ws = WebSocket::from_connection(stream, conn);
+        ws.driver.write_timeout = self.write_timeout;
         ws.set_protocol(answer.protocol);
         if let Some(keepalive) = self.keepalive {
             ws.set_keepalive(keepalive);

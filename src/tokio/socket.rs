@@ -305,7 +305,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// # Errors
     /// [`Error::Io`]; what was not written stays queued.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.driver.poll_write_out(cx)).await?;
+        poll_fn(|cx| self.driver.poll_send_out(cx)).await?;
         Ok(())
     }
 
@@ -408,7 +408,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocke
         // Below the high-water mark: there is room for something.
         let cap = this.driver.conn.config().write_buffer_cap;
         if this.driver.conn.pending_output().len() >= cap {
-            ready!(this.driver.poll_write_out(cx))?;
+            ready!(this.driver.poll_send_out(cx))?;
         }
         Poll::Ready(Ok(()))
     }
@@ -433,7 +433,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocke
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         ready!(this.poll_unsent(cx))?;
-        ready!(this.driver.poll_write_out(cx))?;
+        ready!(this.driver.poll_send_out(cx))?;
         Poll::Ready(Ok(()))
     }
 

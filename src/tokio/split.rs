@@ -310,7 +310,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Writer<S> {
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| {
             self.shared.with(WRITER, cx, |inner, cx| {
-                inner.driver.poll_write_out(cx).map_err(Error::from)
+                inner.driver.poll_send_out(cx).map_err(Error::from)
             })
         })
         .await
@@ -470,7 +470,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for Writer<S
         this.shared.with(WRITER, cx, |inner, cx| {
             let cap = inner.driver.conn.config().write_buffer_cap;
             if inner.driver.conn.pending_output().len() >= cap {
-                ready!(inner.driver.poll_write_out(cx))?;
+                ready!(inner.driver.poll_send_out(cx))?;
             }
             Poll::Ready(Ok(()))
         })
@@ -489,7 +489,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for Writer<S
         let this = self.get_mut();
         ready!(this.poll_unsent(cx))?;
         this.shared.with(WRITER, cx, |inner, cx| {
-            inner.driver.poll_write_out(cx).map_err(Error::from)
+            inner.driver.poll_send_out(cx).map_err(Error::from)
         })
     }
 
