@@ -639,15 +639,15 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
                     lower_is_better: true,
                 });
             }
-            if let Some(ours) = ours_async.filter(|&o| o != i) {
-                if crate::echo_tokio::is_tokio(&server.name) {
-                    async_ratios.push(format!(
-                        "| {conns} x {} | {} | {:.2}x |",
-                        size_name(len),
-                        server.name,
-                        ratio(&cpu[ours], &cpu[i])
-                    ));
-                }
+            if let Some(ours) = ours_async.filter(|&o| o != i)
+                && crate::echo_tokio::is_tokio(&server.name)
+            {
+                async_ratios.push(format!(
+                    "| {conns} x {} | {} | {:.2}x |",
+                    size_name(len),
+                    server.name,
+                    ratio(&cpu[ours], &cpu[i])
+                ));
             }
         }
     }

@@ -129,14 +129,13 @@ async fn fastwebsockets(mut stream: TcpStream) {
         let Ok(frame) = ws.read_frame().await else {
             return;
         };
-        match frame.opcode {
+        let echo = match frame.opcode {
             fastwebsockets::OpCode::Close => return,
-            fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary => {
-                if ws.write_frame(frame).await.is_err() {
-                    return;
-                }
-            }
-            _ => {}
+            fastwebsockets::OpCode::Text | fastwebsockets::OpCode::Binary => frame,
+            _ => continue,
+        };
+        if ws.write_frame(echo).await.is_err() {
+            return;
         }
     }
 }
