@@ -94,10 +94,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
         let now = Instant::now();
         let progress = self.conn.pending_output().len() < queued;
+        let Some(deadline) = now.checked_add(timeout) else {
+            return Poll::Pending; // beyond what an Instant holds: never
+        };
         let (since, sleep) = match &mut self.write_blocked {
-            Some((since, sleep)) if !progress => (*since, sleep),
+            Some((since, sleep)) => {
+                if progress {
+                    // Bytes went out: the wait starts again, on the same timer.
+                    *since = now;
+                    sleep.as_mut().reset(deadline);
+                }
+                (*since, sleep)
+            }
             blocked => {
-                let sleep = Box::pin(::tokio::time::sleep_until(now + timeout));
+                let sleep = Box::pin(::tokio::time::sleep_until(deadline));
                 let (since, sleep) = blocked.insert((now, sleep));
                 (*since, sleep)
             }
