@@ -92,7 +92,7 @@ client_bin=$target_dir/release/examples/soak_client
 [ -n "${SOAK_SERVER:-}" ] || server_bin=$target_dir/release/examples/$example
 
 # ---- run
-tmp=$(mktemp -d)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rfc6455-soak.XXXXXX")
 server_pid=
 client_pids=()
 cleanup() {
