@@ -436,3 +436,30 @@ async fn server_without_write_timeout_waits_for_the_peer() {
     let waited = tokio::time::timeout(Duration::from_secs(3600), send).await;
     assert!(waited.is_err(), "the send ended: {waited:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn server_write_timeout_restarts_while_the_peer_reads_slowly() {
+    let acceptor = Acceptor::new().write_timeout(Duration::from_secs(2));
+    let (mut ws, mut client) = accepted(acceptor, 4096).await;
+    let big = vec![7; 64 << 10];
+    // The peer takes 4 KiB every 1.5 s: never 2 s without progress, 24 s in all.
+    let drain = tokio::spawn(async move {
+        let mut got = Vec::new();
+        let mut chunk = vec![0; 4096];
+        while got.len() < 10 + (64 << 10) {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            let n = client.read(&mut chunk).await.expect("read");
+            got.extend_from_slice(&chunk[..n]);
+        }
+        got
+    });
+    let started = tokio::time::Instant::now();
+    ws.send_binary(&big).await.expect("send");
+    ws.flush().await.expect("no 2 s without progress");
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "the peer was slow"
+    );
+    let got = drain.await.expect("join");
+    assert!(got[10..].iter().all(|&b| b == 7));
+}
