@@ -45,6 +45,7 @@
 
 mod client;
 mod driver;
+mod proxy;
 mod server;
 mod socket;
 mod split;

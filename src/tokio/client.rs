@@ -74,6 +74,7 @@ pub struct ClientBuilder {
     deflate: Option<crate::deflate::DeflateConfig>,
     #[cfg(feature = "tls")]
     tls: Option<alloc::sync::Arc<rustls::ClientConfig>>,
+    proxy: super::proxy::ProxyChoice,
 }
 
 impl ClientBuilder {
@@ -91,7 +92,32 @@ impl ClientBuilder {
             deflate: Some(crate::deflate::DeflateConfig::default()),
             #[cfg(feature = "tls")]
             tls: None,
+            proxy: super::proxy::ProxyChoice::default(),
         }
+    }
+
+    /// Connects through this proxy, whatever the environment says, as
+    /// [`blocking::ClientBuilder::proxy`](crate::blocking::ClientBuilder::proxy) does:
+    /// `http://[user:password@]host[:port]` (HTTP `CONNECT`), `socks5://…` or
+    /// `socks5h://…` (the host name resolved by the proxy).
+    ///
+    /// Without this, the proxy comes from the environment (`https_proxy` for `wss://`,
+    /// `http_proxy` for `ws://`, `all_proxy`, minus the hosts `no_proxy` lists) unless
+    /// [`ignore_proxy_env`](Self::ignore_proxy_env) is set. For `wss://`, TLS runs inside the
+    /// tunnel, checked against the URL's host. The proxy's answer is read under the
+    /// handshake's limits and within the handshake timeout.
+    ///
+    /// Errors are [`Error::Proxy`] and [`Error::ProxyUnreachable`].
+    pub fn proxy(mut self, url: impl Into<String>) -> ClientBuilder {
+        self.proxy.url = Some(url.into());
+        self
+    }
+
+    /// Connects directly, ignoring the proxy variables. A [`proxy`](Self::proxy) given to
+    /// the builder is still used.
+    pub fn ignore_proxy_env(mut self) -> ClientBuilder {
+        self.proxy.env = false;
+        self
     }
 
     /// Offers a subprotocol; call again for more, in order of preference.
@@ -223,7 +249,17 @@ impl ClientBuilder {
         }
         let timeout = self.handshake_timeout;
         within(timeout, async {
-            let tcp = self.tcp_connect(&url).await?;
+            let tcp = match self.proxy.proxy(&url)? {
+                None => self.tcp_connect(url.host(), url.port()).await?,
+                Some(proxy) => {
+                    let mut tcp = self
+                        .tcp_connect(proxy.host(), proxy.port())
+                        .await
+                        .map_err(|e| super::proxy::unreachable(&proxy, e))?;
+                    super::proxy::tunnel(&mut tcp, &proxy, &url, &self.options.limits).await?;
+                    tcp
+                }
+            };
             tcp.set_nodelay(true)?;
             let stream = match url.is_secure() {
                 #[cfg(feature = "tls")]
@@ -263,11 +299,11 @@ impl ClientBuilder {
         within(self.handshake_timeout, self.handshake(stream, &url)).await
     }
 
-    /// Connects to each address of the URL's host in turn, each attempt bounded by the
-    /// connect timeout.
-    async fn tcp_connect(&self, url: &Url) -> Result<TcpStream, Error> {
+    /// Connects to each address of `host` in turn, each attempt bounded by the connect
+    /// timeout.
+    async fn tcp_connect(&self, host: &str, port: u16) -> Result<TcpStream, Error> {
         let mut last = None;
-        for addr in ::tokio::net::lookup_host((url.host(), url.port())).await? {
+        for addr in ::tokio::net::lookup_host((host, port)).await? {
             let attempt = TcpStream::connect(addr);
             let attempt = match self.connect_timeout {
                 Some(t) => match ::tokio::time::timeout(t, attempt).await {
