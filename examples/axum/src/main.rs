@@ -199,3 +199,6 @@ async fn echo(mut ws: WebSocket<TokioIo<Upgraded>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
