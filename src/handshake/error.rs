@@ -142,6 +142,10 @@ pub enum RequestError {
     MissingVersion,
     /// `Sec-WebSocket-Version` is not exactly one `13`.
     UnsupportedVersion,
+    /// The request announces a body: a `Transfer-Encoding` header, or a `Content-Length` other
+    /// than 0. An upgrade request has none, and the bytes after its header block are WebSocket
+    /// frames, so a body would be read as frames.
+    HasBody,
 }
 
 /// What is wrong with a server's response, as a client finds it.
@@ -381,6 +385,11 @@ impl fmt::Display for RequestError {
             InvalidKey => "Sec-WebSocket-Key is not the base64 of 16 bytes",
             MissingVersion => "no Sec-WebSocket-Version header; this server speaks version 13",
             UnsupportedVersion => "Sec-WebSocket-Version is not 13, the only version spoken here",
+            HasBody => {
+                "the upgrade request announces a body (Transfer-Encoding, or a Content-Length \
+                 other than 0), which would be read as WebSocket frames; send the GET without \
+                 a body"
+            }
         };
         f.write_str(text)
     }

@@ -69,7 +69,8 @@ impl ServerHandshake {
     ///   ([`NotHttp`](RequestError::NotHttp): a TLS handshake sent to a plain port, say),
     ///   and for malformed HTTP, a missing or repeated `Host`, no `Upgrade: websocket` or
     ///   `Connection: Upgrade` token, a missing, repeated or invalid `Sec-WebSocket-Key`, or bad
-    ///   `Sec-WebSocket-Protocol` / `Sec-WebSocket-Extensions` syntax;
+    ///   `Sec-WebSocket-Protocol` / `Sec-WebSocket-Extensions` syntax, and a request that
+    ///   announces a body ([`HasBody`](RequestError::HasBody));
     /// - 405 for a method other than GET, 505 for HTTP/1.0;
     /// - 426 unless `Sec-WebSocket-Version` is exactly one `13`.
     ///
@@ -124,6 +125,9 @@ fn parse_request(head: &Head, rest: &[u8]) -> Result<Request, RequestError> {
     if !has_token(&headers, "Upgrade", "websocket") {
         return Err(RequestError::Header(HeaderError::NoUpgradeWebsocket));
     }
+    if has_body(&headers) {
+        return Err(RequestError::HasBody);
+    }
     if !has_token(&headers, "Connection", "upgrade") {
         return Err(RequestError::Header(HeaderError::NoConnectionUpgrade));
     }
@@ -152,6 +156,15 @@ fn parse_request(head: &Head, rest: &[u8]) -> Result<Request, RequestError> {
         headers,
         leftover: rest.to_vec(),
     })
+}
+
+/// Whether the request announces a body: any `Transfer-Encoding`, or a `Content-Length` other
+/// than 0 (an unparsable one included). A GET upgrade has none, and bytes after its header
+/// block are frames: a body there would be read as frames.
+fn has_body(fields: &[(String, Vec<u8>)]) -> bool {
+    let zero = |v: &[u8]| !v.is_empty() && v.iter().all(|&b| b == b'0');
+    values(fields, "Transfer-Encoding").next().is_some()
+        || values(fields, "Content-Length").any(|v| !zero(v))
 }
 
 /// A client's valid opening request, owned.

@@ -200,3 +200,36 @@ fn server_rejects_a_first_byte_that_cannot_begin_a_request_at_once() {
     assert!(server.recv(b"\r\n").unwrap().is_none());
     assert!(server.recv(&valid_request()).unwrap().is_some());
 }
+
+/// An upgrade request has no body: bytes after its header block are frames
+/// (RFC 6455 section 4.1 sends a bodiless GET). One that announces a body is refused with 400
+/// before its body can reach the frame parser; `Content-Length: 0` announces none.
+#[test]
+fn server_refuses_a_request_that_announces_a_body_with_400() {
+    for (line, body) in [
+        ("Content-Length: 5", &b"hello"[..]),
+        ("content-length: 1", b"\x81"),
+        ("Content-Length: x", b""),
+        ("Content-Length: 0, 5", b"hello"),
+        ("Transfer-Encoding: chunked", b"5\r\nhello\r\n0\r\n\r\n"),
+        ("TRANSFER-ENCODING: identity", b""),
+    ] {
+        let bytes = [add(line), body.to_vec()].concat();
+        let error = server_recv(&bytes).unwrap_err();
+        assert_eq!(
+            (&error, error.status()),
+            (&HandshakeError::Request(RequestError::HasBody), Some(400)),
+            "{line}"
+        );
+        let answer = String::from_utf8(error.response().unwrap()).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
+        assert!(answer.contains("body"), "{answer}");
+    }
+    for line in ["Content-Length: 0", "Content-Length: 00"] {
+        let mut request = server_recv(&[add(line), FRAME.to_vec()].concat()).unwrap();
+        assert_eq!(request.take_leftover(), FRAME, "{line}");
+    }
+}
