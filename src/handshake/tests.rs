@@ -93,6 +93,7 @@ fn client_recv(data: &[u8]) -> Result<Response, HandshakeError> {
 
 mod chunking;
 mod client;
+mod header_case;
 mod limits;
 mod options;
 mod reject;
