@@ -10,7 +10,11 @@ fn client_accepts_a_valid_101() {
     let ext = ["Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"];
     assert_eq!(client_recv(&resp("", &ext)).unwrap().extensions().len(), 1);
     let keep_alive = ["Connection: keep-alive, UPGRADE", "upgrade: WebSocket"];
-    assert!(client_recv(&resp("Connection", &keep_alive)).is_ok());
+    let response = client_recv(&resp("Connection", &keep_alive)).unwrap();
+    assert_eq!(
+        (response.status(), response.protocol(), response.leftover()),
+        (101, None, &b""[..])
+    );
 }
 
 #[test]

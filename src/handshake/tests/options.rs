@@ -51,10 +51,21 @@ fn accept_refuses_choices_the_client_did_not_offer() {
         error,
         HandshakeError::Options(OptionsError::Invalid(_))
     ));
-    let ok = request.accept(
-        &Accept::new()
-            .protocol("chat")
-            .extension("permessage-deflate"),
+    let ok = request
+        .accept(
+            &Accept::new()
+                .protocol("chat")
+                .extension("permessage-deflate"),
+        )
+        .unwrap();
+    let ok = String::from_utf8(ok).unwrap();
+    assert!(
+        ok.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{ok}"
     );
-    assert!(ok.is_ok());
+    assert!(ok.contains("\r\nSec-WebSocket-Protocol: chat\r\n"), "{ok}");
+    assert!(
+        ok.contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"),
+        "{ok}"
+    );
 }

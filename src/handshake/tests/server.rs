@@ -25,12 +25,10 @@ fn server_accepts_valid_variants() {
         [b"\r\n\n".as_slice(), &valid_request()].concat(),
     ];
     for bytes in cases {
-        let request = server_recv(&bytes);
-        assert!(
-            request.is_ok(),
-            "{request:?}: {}",
-            String::from_utf8_lossy(&bytes)
-        );
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let request = server_recv(&bytes).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(request.key(), "dGhlIHNhbXBsZSBub25jZQ==", "{text}");
+        assert_eq!(request.leftover(), b"", "{text}");
     }
     let absolute = server_recv(&req("GET ws://example.com/chat?x=1 HTTP/1.1", "", &[])).unwrap();
     assert_eq!((absolute.path(), absolute.query()), ("/chat", Some("x=1")));
