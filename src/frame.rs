@@ -674,6 +674,36 @@ mod tests {
         }
     }
 
+    /// Payload lengths in each of the three forms of section 5.2, their boundaries (125/126,
+    /// 65535/65536, the largest) more often than chance would draw them.
+    fn lengths() -> impl proptest::strategy::Strategy<Value = u64> {
+        proptest::prop_oneof![
+            0u64..=125,
+            126u64..=65535,
+            65536u64..(1 << 63),
+            proptest::sample::select(&[0, 125, 126, 65535, 65536, (1u64 << 63) - 1][..]),
+        ]
+    }
+
+    #[test]
+    fn the_length_strategy_draws_every_form_and_boundary() {
+        use proptest::strategy::{Strategy as _, ValueTree as _};
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let drawn: alloc::vec::Vec<u64> = (0..400)
+            .map(|_| lengths().new_tree(&mut runner).unwrap().current())
+            .collect();
+        for (what, hit) in [
+            ("7-bit", drawn.iter().any(|&n| n <= 125)),
+            ("16-bit", drawn.iter().any(|&n| (126..=65535).contains(&n))),
+            ("64-bit", drawn.iter().any(|&n| n > 65535)),
+        ] {
+            assert!(hit, "no {what} length drawn");
+        }
+        for boundary in [125, 126, 65535, 65536] {
+            assert!(drawn.contains(&boundary), "{boundary} never drawn");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..20), max in proptest::num::u64::ANY) {
@@ -685,13 +715,22 @@ mod tests {
             fin in proptest::bool::ANY,
             rsv in 0u8..8,
             op in proptest::sample::select(&[0u8, 1, 2, 8, 9, 10][..]),
-            len in 0u64..(1 << 63),
+            len in lengths(),
             mask in proptest::option::of(proptest::array::uniform4(proptest::num::u8::ANY)),
         ) {
             let opcode = OpCode::from_u8(op).unwrap();
             let len = if opcode.is_control() { len % 126 } else { len };
             let fin = fin || opcode.is_control();
-            round_trip(FrameHeader { fin, rsv, opcode, mask, len });
+            let header = FrameHeader { fin, rsv, opcode, mask, len };
+            round_trip(header);
+            // The shortest length form (section 5.2): 7 bits, then 16, then 64.
+            let form = match len {
+                0..=125 => 0,
+                126..=65535 => 2,
+                _ => 8,
+            };
+            let masked = if mask.is_some() { 4 } else { 0 };
+            proptest::prop_assert_eq!(header.encoded_len(), 2 + form + masked, "len {}", len);
         }
     }
 }
