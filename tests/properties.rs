@@ -355,15 +355,24 @@ proptest! {
         let mut response = request.accept(&answer).unwrap();
         response.extend_from_slice(b"\x81\x00");
         let mut accepted = None;
+        let mut fed = 0;
         for piece in response.chunks(chunk) {
+            fed += piece.len();
+            accepted = client.recv(piece).unwrap();
             if accepted.is_some() {
                 break;
             }
-            accepted = client.recv(piece).unwrap();
         }
         let accepted = accepted.expect("a complete 101");
         prop_assert_eq!(accepted.protocol(), answer.protocol.as_deref());
         prop_assert_eq!(accepted.extensions().len(), answer.extensions.len());
+        // The frame after the 101 is neither lost nor taken for header: what the client kept
+        // and what it was not fed yet are exactly that frame, which its connection reads.
+        let rest = &response[fed..];
+        prop_assert_eq!([accepted.leftover(), rest].concat(), b"\x81\x00".to_vec());
+        let mut conn = accepted.into_connection(rfc6455::Config::default());
+        conn.recv(rest);
+        prop_assert_eq!(conn.next_event().unwrap(), Some(rfc6455::Event::Text("")));
 
         // And a refusal built by `reject` is reported with its status and body.
         let mut client = ClientHandshake::new(&url, &options, key).unwrap();
