@@ -18,7 +18,7 @@ use rfc6455::frame::{Decoded, FrameHeader, OpCode, RSV1};
 use rfc6455::handshake::{ClientHandshake, ClientOptions, Limits, ServerHandshake, Url};
 use rfc6455::mask::apply_mask;
 use rfc6455::{Config, Connection, Event, MessageKind, ProtocolError, Role};
-use support::frames::raw_frame;
+use support::frames::{decode_frames, raw_frame};
 use support::seen::Seen;
 use support::{join, spawn_server};
 
@@ -340,6 +340,16 @@ fn server_with_deflate() -> Connection {
     s
 }
 
+/// The code of the close frame `c` queued (its last frame out), decoded from its output as
+/// its peer would.
+fn queued_close_code(c: &Connection, role: Role) -> u16 {
+    let frames = decode_frames(role, c.pending_output());
+    let Some((OpCode::Close, true, payload)) = frames.last() else {
+        panic!("no close frame queued: {frames:?}");
+    };
+    u16::from_be_bytes([payload[0], payload[1]])
+}
+
 #[test]
 fn rsv1_on_a_control_frame_or_continuation_fails_1002() {
     let mut s = server_with_deflate();
@@ -372,6 +382,7 @@ fn corrupt_compressed_data_fails_1007() {
     let err = s.next_event().unwrap_err();
     assert_eq!(err, ProtocolError::Decompression);
     assert_eq!(err.close_code().0, 1007);
+    assert_eq!(queued_close_code(&s, Role::Server), 1007);
 }
 
 #[test]
@@ -383,7 +394,10 @@ fn compressed_invalid_utf8_fails_1007() {
     payload.truncate(payload.len() - 4);
     let mut s = server_with_deflate();
     s.recv(&masked_frame(true, 0b100, 0x1, &payload));
-    assert_eq!(s.next_event().unwrap_err(), ProtocolError::InvalidUtf8);
+    let err = s.next_event().unwrap_err();
+    assert_eq!(err, ProtocolError::InvalidUtf8);
+    assert_eq!(err.close_code().0, 1007);
+    assert_eq!(queued_close_code(&s, Role::Server), 1007);
 }
 
 // ------------------------------------------------------------------ the bomb
@@ -450,6 +464,7 @@ fn a_decompression_bomb_fails_1009_within_the_limit() {
         "{err:?}"
     );
     assert_eq!(err.close_code().0, 1009);
+    assert_eq!(queued_close_code(&s, Role::Server), 1009);
     // The receive buffer holds the ~1 MiB frame (doubling growth: up to 2 MiB) plus the
     // 1 MiB limit of output and one inflate step: far below the 1 GiB it would inflate to.
     assert!(peak < 5 << 20, "peak {peak} bytes");
@@ -459,6 +474,16 @@ fn a_decompression_bomb_fails_1009_within_the_limit() {
 /// until it fails; returns the error, the peak of live bytes and the largest single block
 /// allocated meanwhile.
 fn receive_until_error(stream: &[u8], limit: usize) -> (ProtocolError, usize, usize) {
+    let (err, peak, largest, close) = receive_until_error_and_close(stream, limit);
+    assert_eq!(close, err.close_code().0, "the close frame queued");
+    (err, peak, largest)
+}
+
+/// [`receive_until_error`], also returning the code of the close frame the server queued.
+fn receive_until_error_and_close(
+    stream: &[u8],
+    limit: usize,
+) -> (ProtocolError, usize, usize, u16) {
     let mut config = Config::default();
     config.max_message_size = limit;
     let mut s = Connection::with_seed(Role::Server, config, [0; 32]);
@@ -468,7 +493,8 @@ fn receive_until_error(stream: &[u8], limit: usize) -> (ProtocolError, usize, us
         s.recv(piece);
         if let Err(err) = s.next_event() {
             let peak = PEAK.with(Cell::get) - baseline;
-            return (err, peak, LARGEST.with(Cell::get));
+            let largest = LARGEST.with(Cell::get);
+            return (err, peak, largest, queued_close_code(&s, Role::Server));
         }
     }
     panic!("the bomb was not refused");
@@ -521,6 +547,79 @@ fn a_decompression_bomb_holds_at_most_the_limit_and_one_step_in_one_or_many_fram
     }
 }
 
+/// `data` as one permessage-deflate message: compressed, flushed, the trailer removed.
+fn deflated(data: &[u8]) -> Vec<u8> {
+    let mut c = Compress::new(Compression::default(), false);
+    let mut out = Vec::with_capacity(data.len() + 1024);
+    c.compress_vec(data, &mut out, FlushCompress::Sync).unwrap();
+    assert_eq!(c.total_in(), data.len() as u64, "room for all of it");
+    out.truncate(out.len() - 4);
+    out
+}
+
+/// A compressed text message in 40 fragments, each far under the limit, as a client sends
+/// it: RSV1 on the first only.
+fn fragmented_compressed_text(text: &str) -> Vec<u8> {
+    let body = deflated(text.as_bytes());
+    let pieces: Vec<&[u8]> = body.chunks(body.len().div_ceil(40)).collect();
+    let mut out = Vec::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let first = i == 0;
+        let rsv = if first { 0b100 } else { 0 };
+        let opcode = if first { 0x1 } else { 0x0 };
+        out.extend(masked_frame(i + 1 == pieces.len(), rsv, opcode, piece));
+    }
+    out
+}
+
+/// A compressed message in many small fragments that inflates to one byte over
+/// `max_message_size` fails 1009, with that close frame queued, holding about the limit;
+/// one of exactly the limit is delivered.
+#[test]
+fn a_compressed_fragmented_message_one_byte_over_the_limit_fails_1009() {
+    const LIMIT: usize = 1 << 20;
+    // Word salad cut at a character boundary, padded with ASCII to exactly LIMIT + 1 bytes.
+    let mut over = text_like(LIMIT + 1);
+    let mut cut = LIMIT;
+    while !over.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    over.truncate(cut);
+    while over.len() <= LIMIT {
+        over.push('x');
+    }
+    assert_eq!(over.len(), LIMIT + 1);
+    let stream = fragmented_compressed_text(&over);
+    assert!(
+        stream.len() < LIMIT / 2,
+        "{} bytes on the wire",
+        stream.len()
+    );
+    let (err, peak, largest, close) = receive_until_error_and_close(&stream, LIMIT);
+    let ProtocolError::MessageTooLarge { size, max } = err else {
+        panic!("{err:?}");
+    };
+    assert!(size > LIMIT as u64 && max == LIMIT, "{err:?}");
+    assert_eq!((err.close_code().0, close), (1009, 1009));
+    eprintln!("peak {peak} bytes live, largest block {largest} bytes");
+    // The assembly buffer never grows past the limit and one inflate step. Live bytes peak
+    // while its last growth (512 KiB to 1 MiB + 1) is copied, plus the receive buffer and the
+    // inflater (measured: 1.61 MB).
+    assert!(largest <= LIMIT + (32 << 10), "a block of {largest} bytes");
+    assert!(peak <= LIMIT + LIMIT / 2 + (256 << 10), "peak {peak} bytes");
+
+    // Exactly the limit is not over it.
+    let exact = &over[..LIMIT];
+    let mut config = Config::default();
+    config.max_message_size = LIMIT;
+    let mut s = Connection::with_seed(Role::Server, config, [0; 32]);
+    s.enable_deflate(negotiated(15, false));
+    for piece in fragmented_compressed_text(exact).chunks(16 * 1024) {
+        s.recv(piece);
+    }
+    assert_eq!(events(&mut s), [Seen::Text(exact.to_owned())]);
+}
+
 #[test]
 fn memory_per_connection_with_deflate() {
     let mut report = Vec::new();
@@ -541,6 +640,13 @@ fn memory_per_connection_with_deflate() {
             _ => 299_000,
         };
         assert!(state <= documented * 11 / 10, "{bits} bits: {state} bytes");
+        // Sending adds the 64 KiB text (its String up to 128 KiB by doubling), the compressed
+        // frame and the codec's working buffers: measured 192 KiB at every window size.
+        assert!(
+            peak - state <= 256 << 10,
+            "{bits} bits: a 64 KiB send peaked {} bytes above the state",
+            peak - state
+        );
     }
     eprintln!(
         "deflate state per connection (window bits, bytes after negotiation, peak with a 64 KiB send): {report:?}"
@@ -628,11 +734,29 @@ fn our_client_and_server_negotiate_and_compress() {
             }
         }
     });
-    let mut ws = blocking::connect(&format!("ws://{addr}/")).unwrap();
+    let stream = Counting::new(std::net::TcpStream::connect(addr).unwrap());
+    let mut ws = ClientBuilder::new(format!("ws://{addr}/"))
+        .connect_on(stream, None)
+        .unwrap();
     assert!(ws.connection().is_deflate_enabled());
     let text = text_like(100_000);
+    let (read, written) = (ws.get_ref().read, ws.get_ref().written);
     ws.send_text(&text).unwrap();
-    assert_eq!(ws.read().unwrap(), Some(Message::Text(text)));
+    assert_eq!(ws.read().unwrap(), Some(Message::Text(text.clone())));
+    // The message went compressed both ways: text_like compresses to about a third, and
+    // each direction carried less than half the text (plus frame headers).
+    let sent = ws.get_ref().written - written;
+    let received = ws.get_ref().read - read;
+    assert!(
+        sent < text.len() / 2,
+        "sent {sent} bytes for {}",
+        text.len()
+    );
+    assert!(
+        received < text.len() / 2,
+        "received {received} bytes for {}",
+        text.len()
+    );
     ws.close(rfc6455::CloseCode::NORMAL, "").unwrap();
     join(server);
 
@@ -646,6 +770,43 @@ fn our_client_and_server_negotiate_and_compress() {
         .unwrap();
     assert!(!ws.connection().is_deflate_enabled());
     join(server);
+}
+
+/// A stream that counts the bytes read from and written to it.
+struct Counting {
+    inner: std::net::TcpStream,
+    read: usize,
+    written: usize,
+}
+
+impl Counting {
+    fn new(inner: std::net::TcpStream) -> Counting {
+        Counting {
+            inner,
+            read: 0,
+            written: 0,
+        }
+    }
+}
+
+impl std::io::Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n;
+        Ok(n)
+    }
+}
+
+impl std::io::Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A Python with `websockets` installed: a venv under target/ made on first use.
