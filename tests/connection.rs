@@ -550,6 +550,85 @@ fn locally_initiated_close_completes_when_the_peer_answers() {
     );
 }
 
+/// Takes everything `c` queued.
+fn take_output(c: &mut Connection) -> Vec<u8> {
+    let out = c.pending_output().to_vec();
+    c.consume_output(out.len());
+    out
+}
+
+/// Section 7.1.3: both ends send a close frame before they see the other's (our own written
+/// out, or still queued). Each takes the other's close as the answer to its own: it reports
+/// the peer's code, sends no second close, raises no error, and both reach `Closed`; the
+/// server ends TCP first and the client's end follows its EOF.
+#[test]
+fn simultaneous_close_ends_cleanly_on_both_sides_with_each_others_codes() {
+    for written_first in [true, false] {
+        let mut client = conn(Role::Client);
+        let mut server = conn(Role::Server);
+        client.close(CloseCode::NORMAL, "client").unwrap();
+        server.close(CloseCode::GOING_AWAY, "server").unwrap();
+        assert_eq!(
+            (client.state(), server.state()),
+            (State::Closing, State::Closing)
+        );
+        let (to_server, to_client) = if written_first {
+            (take_output(&mut client), take_output(&mut server))
+        } else {
+            (
+                client.pending_output().to_vec(),
+                server.pending_output().to_vec(),
+            )
+        };
+        let close_to =
+            |code: u16, reason: &str| vec![(OpCode::Close, true, close_payload(code, reason))];
+        assert_eq!(
+            decode_frames(Role::Client, &to_server),
+            close_to(1000, "client")
+        );
+        assert_eq!(
+            decode_frames(Role::Server, &to_client),
+            close_to(1001, "server")
+        );
+
+        assert_eq!(
+            feed(&mut server, &to_server, 1),
+            [Seen::Close(1000, "client".into())]
+        );
+        assert_eq!(
+            feed(&mut client, &to_client, 1),
+            [Seen::Close(1001, "server".into())]
+        );
+        for (name, c, sent) in [
+            ("client", &mut client, &to_server),
+            ("server", &mut server, &to_client),
+        ] {
+            // Nothing queued but our own close, if it was not written yet: no second close.
+            let queued: &[u8] = if written_first { &[] } else { sent };
+            assert_eq!(
+                c.pending_output(),
+                queued,
+                "{name}: a second close was queued"
+            );
+            take_output(c);
+            assert_eq!(c.state(), State::Closed, "{name}");
+            assert_eq!(c.next_event(), Ok(None), "{name}");
+        }
+        assert_eq!(server.poll_teardown(), Some(rfc6455::Teardown::EndOutput));
+        assert!(server.is_finished());
+        // The client waits for the server to end TCP (section 7.1.1), then ends its side.
+        assert_eq!(client.poll_teardown(), None);
+        client.recv_eof();
+        assert_eq!(
+            client.next_event(),
+            Ok(None),
+            "EOF after the close handshake is clean"
+        );
+        assert_eq!(client.poll_teardown(), Some(rfc6455::Teardown::EndOutput));
+        assert!(client.is_finished() && client.is_closed());
+    }
+}
+
 #[test]
 fn close_refuses_codes_that_must_not_be_sent() {
     let mut c = conn(Role::Server);

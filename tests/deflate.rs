@@ -20,7 +20,7 @@ use rfc6455::mask::apply_mask;
 use rfc6455::{Config, Connection, Event, MessageKind, ProtocolError, Role};
 use support::frames::{decode_frames, raw_frame};
 use support::seen::Seen;
-use support::{join, spawn_server};
+use support::{Counting, join, spawn_server};
 
 // ------------------------------------------------------------------ a peak-measuring allocator
 
@@ -770,43 +770,6 @@ fn our_client_and_server_negotiate_and_compress() {
         .unwrap();
     assert!(!ws.connection().is_deflate_enabled());
     join(server);
-}
-
-/// A stream that counts the bytes read from and written to it.
-struct Counting {
-    inner: std::net::TcpStream,
-    read: usize,
-    written: usize,
-}
-
-impl Counting {
-    fn new(inner: std::net::TcpStream) -> Counting {
-        Counting {
-            inner,
-            read: 0,
-            written: 0,
-        }
-    }
-}
-
-impl std::io::Read for Counting {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n;
-        Ok(n)
-    }
-}
-
-impl std::io::Write for Counting {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// A Python with `websockets` installed: a venv under target/ made on first use.

@@ -21,7 +21,7 @@ use support::raw::{
     REQUEST, RawFrame, assert_switching, raw_accept, raw_client, read_frame, read_whole_head,
     switching_response,
 };
-use support::{GUARD, echo, join, spawn_server};
+use support::{Counting, GUARD, echo, join, spawn_server};
 
 /// Keepalive and close-timeout tests: a ping after this much silence...
 const PING_INTERVAL: Duration = Duration::from_millis(100);
@@ -340,6 +340,66 @@ fn client_close_is_seen_by_server_then_none() {
     assert_eq!(end, None);
     assert_eq!(again, None);
     assert_eq!(ws.read().expect("client read after close"), None);
+}
+
+/// RFC 6455 section 7.1.3: both ends send a close frame before reading the other's, over
+/// loopback. Each reads the other's close with its code, then the end; nothing fails.
+#[test]
+fn simultaneous_close_both_ways_ends_cleanly_with_each_others_codes() {
+    let both_sent = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let server_sent = both_sent.clone();
+    // Both ends count what they write, to see that each sends one close frame only.
+    let (addr, server) = spawn_server(move |stream| {
+        stream.set_read_timeout(Some(GUARD)).unwrap();
+        let mut ws = Acceptor::new()
+            .accept_stream_with(Counting::new(stream), None, |_| Ok(Accept::new()))
+            .expect("server handshake");
+        let before = ws.get_ref().written;
+        ws.send(&Message::Close(CloseCode::GOING_AWAY, "server".into()))
+            .expect("server sends its close");
+        server_sent.wait();
+        let close = ws.read().expect("server reads the client's close");
+        let end = ws.read().expect("server reads the end");
+        let written = ws.get_ref().written - before;
+        (close, end, ws.connection().state(), written)
+    });
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(GUARD)).unwrap();
+    let mut ws = client(addr)
+        .connect_on(Counting::new(stream), None)
+        .expect("client handshake");
+    let before = ws.get_ref().written;
+    ws.send(&Message::Close(CloseCode::NORMAL, "client".into()))
+        .expect("client sends its close");
+    both_sent.wait();
+    let close = ws.read().expect("client reads the server's close");
+    let end = ws.read().expect("client reads the end");
+    let (server_close, server_end, server_state, server_wrote) = join(server);
+    // One close frame each: the server's unmasked (2 + 2 + 6 bytes), the client's masked
+    // (2 + 4 + 2 + 6): neither answered the other's close with a second one.
+    assert_eq!(
+        server_wrote, 10,
+        "the server wrote more than its close frame"
+    );
+    assert_eq!(
+        ws.get_ref().written - before,
+        14,
+        "the client wrote more than its close frame"
+    );
+    assert_eq!(
+        server_close,
+        Some(Message::Close(CloseCode::NORMAL, "client".into()))
+    );
+    assert_eq!(
+        close,
+        Some(Message::Close(CloseCode::GOING_AWAY, "server".into()))
+    );
+    assert_eq!((end, server_end), (None, None));
+    assert_eq!(server_state, rfc6455::State::Closed);
+    assert_eq!(ws.connection().state(), rfc6455::State::Closed);
+    // close() after the handshake completed has nothing left to do.
+    ws.close(CloseCode::NORMAL, "")
+        .expect("close after both closes");
 }
 
 /// The server starts the close with an application code (4000); the client sees it, echoes

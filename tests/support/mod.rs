@@ -42,6 +42,44 @@ where
     (addr, handle)
 }
 
+/// A stream that counts the bytes read from it and written to it, to check what went over
+/// the wire.
+pub struct Counting<S> {
+    pub inner: S,
+    pub read: usize,
+    pub written: usize,
+}
+
+impl<S> Counting<S> {
+    pub fn new(inner: S) -> Counting<S> {
+        Counting {
+            inner,
+            read: 0,
+            written: 0,
+        }
+    }
+}
+
+impl<S: Read> Read for Counting<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n;
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Counting<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Joins a thread, re-raising its panic with its own message.
 pub fn join<T>(handle: JoinHandle<T>) -> T {
     handle
