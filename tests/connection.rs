@@ -734,8 +734,157 @@ mod properties {
         ]
     }
 
+    /// One frame as a peer might send it: (fin, rsv, opcode, masked the right way, key,
+    /// payload). Mostly valid: known opcodes, no RSV bits, the right masking, payloads that are
+    /// text, binary, close bodies, or long enough for the 16-bit length form; now and then a
+    /// reserved opcode, RSV bits, the wrong masking or an unfinished control frame.
+    type RawFrameParts = (bool, u8, u8, bool, [u8; 4], Vec<u8>);
+
+    fn valid_looking_frame() -> impl Strategy<Value = RawFrameParts> {
+        let fin = prop_oneof![4 => Just(true), 1 => Just(false)];
+        let rsv = prop_oneof![19 => Just(0u8), 1 => 1u8..8];
+        let opcode = prop_oneof![
+            19 => proptest::sample::select(&[0u8, 1, 2, 8, 9, 10][..]),
+            1 => 0u8..16,
+        ];
+        let right_mask = prop_oneof![19 => Just(true), 1 => Just(false)];
+        let payload = prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..40),
+            "\\PC{0,30}".prop_map(String::into_bytes),
+            // Close bodies: valid, reserved and out-of-range codes, and a bare byte.
+            (995u16..1016, "\\PC{0,10}").prop_map(|(code, reason)| close_payload(code, reason)),
+            (3000u16..5000, "[a-z]{0,5}").prop_map(|(code, reason)| close_payload(code, reason)),
+            proptest::collection::vec(any::<u8>(), 1..2),
+            // Over 125 bytes: the 16-bit length form, and too long for a control frame.
+            proptest::collection::vec(any::<u8>(), 126..400),
+        ];
+        (fin, rsv, opcode, right_mask, any::<[u8; 4]>(), payload)
+    }
+
+    /// The frames as bytes, as the peer of `role` sends them.
+    fn frames_to(role: Role, frames: &[RawFrameParts]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (fin, rsv, opcode, right_mask, key, payload) in frames {
+            let masked = (role == Role::Server) == *right_mask;
+            out.extend(raw_frame(
+                *fin,
+                *rsv,
+                *opcode,
+                masked.then_some(*key),
+                payload,
+            ));
+        }
+        out
+    }
+
+    /// Small limits, so that 1009 comes up too.
+    fn small_limits() -> Config {
+        let mut config = Config::default();
+        config.max_frame_size = 300;
+        config.max_message_size = 600;
+        config
+    }
+
+    /// The close code RFC 6455 section 7.4.1 calls for, written out independently of
+    /// `ProtocolError::close_code`.
+    fn rfc_code(error: &ProtocolError) -> u16 {
+        match error {
+            ProtocolError::Frame(rfc6455::frame::FrameError::TooLong { .. })
+            | ProtocolError::MessageTooLarge { .. } => 1009,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => 1007,
+            _ => 1002,
+        }
+    }
+
+    /// Runs `frames` into a connection of `role` whole and byte by byte (which must agree),
+    /// and checks the outcome: events until a close or a typed error; an error last, with a
+    /// close frame of its code queued; a peer's close last, answered with one close frame.
+    fn check_frames(role: Role, frames: &[RawFrameParts]) -> Result<Vec<Seen>, TestCaseError> {
+        let stream = frames_to(role, frames);
+        let (seen, out) = run_with(role, small_limits(), &stream);
+        let sent = decode_frames(role, &out);
+        let ends = seen
+            .iter()
+            .position(|s| matches!(s, Seen::Error(_) | Seen::Close(..)));
+        if let Some(at) = ends {
+            prop_assert_eq!(
+                at + 1,
+                seen.len(),
+                "nothing after a close or an error: {:?}",
+                seen
+            );
+        }
+        match seen.last() {
+            Some(Seen::Error(error)) => {
+                prop_assert_eq!(error.close_code().0, rfc_code(error), "{:?}", error);
+                let last = sent.last();
+                prop_assert!(
+                    matches!(last, Some((OpCode::Close, true, p)) if p[..2] == rfc_code(error).to_be_bytes()),
+                    "{:?} queued {:?}",
+                    error,
+                    last
+                );
+            }
+            Some(Seen::Close(..)) => {
+                let closes = sent.iter().filter(|(op, ..)| *op == OpCode::Close).count();
+                prop_assert_eq!(closes, 1, "one close answers the peer's: {:?}", sent);
+                prop_assert_eq!(sent.last().map(|f| f.0), Some(OpCode::Close));
+            }
+            _ => prop_assert!(
+                sent.iter().all(|(op, ..)| *op == OpCode::Pong),
+                "without a close only pongs go out: {:?}",
+                sent
+            ),
+        }
+        Ok(seen)
+    }
+
+    /// The strategy gets past the first header: over a fixed run of cases it produces data
+    /// messages, control frames, peer closes and each close code of an error.
+    #[test]
+    fn the_frame_strategy_reaches_events_closes_and_every_error_code() {
+        use proptest::strategy::ValueTree as _;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let frames = proptest::collection::vec(valid_looking_frame(), 1..12);
+        let (mut data, mut control, mut closes, mut codes) = (0, 0, 0, Vec::new());
+        for i in 0..600 {
+            let role = if i % 2 == 0 {
+                Role::Server
+            } else {
+                Role::Client
+            };
+            let case = frames.new_tree(&mut runner).unwrap().current();
+            for event in check_frames(role, &case).unwrap() {
+                match event {
+                    Seen::Text(_) | Seen::Binary(_) => data += 1,
+                    Seen::Ping(_) | Seen::Pong(_) => control += 1,
+                    Seen::Close(..) => closes += 1,
+                    Seen::Error(e) => codes.push(rfc_code(&e)),
+                }
+            }
+        }
+        assert!(
+            data > 50 && control > 50 && closes > 20,
+            "{data} {control} {closes}"
+        );
+        for code in [1002, 1007, 1009] {
+            assert!(codes.contains(&code), "no {code} error in {codes:?}");
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Sequences of valid-looking frames, whole and byte by byte: never a panic, the same
+        /// outcome either way, and events or a typed error with the right close code queued.
+        #[test]
+        fn valid_looking_frame_sequences_give_events_or_the_right_close_code(
+            frames in proptest::collection::vec(valid_looking_frame(), 1..12),
+            server in any::<bool>(),
+        ) {
+            let role = if server { Role::Server } else { Role::Client };
+            check_frames(role, &frames)?;
+        }
 
         #[test]
         fn any_chunking_gives_the_same_events(
