@@ -1014,6 +1014,12 @@ fn stalled_announced_frames_cost_what_arrived_on_1000_connections() {
     // 1024 open files in CI and take far longer; the sans-IO run above covers the count,
     // this one the adapter's read path). Each server thread measures its own memory:
     // the 32 KiB read chunk, doubled once by the second read, and nothing from 16 MiB.
+    // It measures only once the header and the 100 bytes are in its socket, and checks that
+    // the measured read took them all: a read that timed out before they came would have
+    // measured nothing.
+    let mut input = header_to(Role::Server, 2, 16 * MIB as u64, None);
+    input.extend_from_slice(&[0; 100]);
+    let sent = input.len();
     let (listener, addr) = listen();
     let server = thread::spawn(move || {
         let mut handles = Vec::new();
@@ -1021,12 +1027,26 @@ fn stalled_announced_frames_cost_what_arrived_on_1000_connections() {
             let (stream, _) = listener.accept().expect("accept");
             handles.push(thread::spawn(move || {
                 let mut ws = Acceptor::new().accept(stream).expect("handshake");
+                let started = Instant::now();
+                let mut waiting = vec![0; sent + 1];
+                ws.get_ref().set_nonblocking(true).expect("nonblocking");
+                while ws.get_ref().peek(&mut waiting).unwrap_or(0) < sent {
+                    assert!(started.elapsed() < GUARD, "the stalled frame never came");
+                    thread::sleep(Duration::from_millis(5));
+                }
+                ws.get_ref().set_nonblocking(false).expect("blocking");
                 ws.set_read_timeout(Some(Duration::from_millis(300)));
                 let (result, peak) = peak_during(|| ws.read().map(drop));
                 match result {
                     Err(e) => assert!(e.is_retryable(), "{e:?}"),
                     Ok(()) => panic!("a message from a stalled frame"),
                 }
+                ws.get_ref().set_nonblocking(true).expect("nonblocking");
+                let left = ws.get_ref().peek(&mut waiting);
+                assert!(
+                    matches!(&left, Err(e) if e.kind() == io::ErrorKind::WouldBlock),
+                    "the measured read left the stalled frame unread: {left:?}"
+                );
                 peak
             }));
         }
@@ -1035,8 +1055,6 @@ fn stalled_announced_frames_cost_what_arrived_on_1000_connections() {
     let mut clients = Vec::new();
     for _ in 0..20 {
         let mut client = raw_client(addr);
-        let mut input = header_to(Role::Server, 2, 16 * MIB as u64, None);
-        input.extend_from_slice(&[0; 100]);
         client.write_all(&input).unwrap();
         clients.push(client);
     }
