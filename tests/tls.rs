@@ -25,7 +25,7 @@ mod tls {
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, OnceLock};
+    use std::sync::{Arc, OnceLock, mpsc};
     use std::thread::{self, JoinHandle};
     use std::time::{Duration, Instant};
 
@@ -41,6 +41,8 @@ mod tls {
         self, Acceptor, ClientBuilder, Error, Keepalive, MaybeTlsStream, Message, WebSocket,
     };
 
+    use super::support::frames::{KEY, raw_frame};
+    use super::support::raw::{REQUEST, header_value, read_frame};
     use super::support::{GUARD, echo, join, spawn_server};
 
     // ------------------------------------------------------------ certificates
@@ -581,31 +583,76 @@ mod tls {
         join(server);
     }
 
+    /// A read that times out in the middle of a TLS record loses nothing. A plain rustls
+    /// client sends half of the one record that carries a message, then waits until the
+    /// server's reads (20 ms timeout, each reported as it happens) have timed out three times
+    /// since, so that reads began and timed out with half a record in the server's session;
+    /// then it sends the rest, and the message must arrive whole.
     #[test]
     fn a_read_that_times_out_mid_record_loses_nothing() {
-        let (addr, server) = spawn_server(|stream| {
+        let (timed_out, timeouts) = mpsc::channel::<Instant>();
+        let (addr, server) = spawn_server(move |stream| {
             let mut ws = Acceptor::new()
                 .accept_tls(stream, server_config())
                 .expect("accept");
             ws.set_read_timeout(Some(Duration::from_millis(20)));
-            // Many short timeouts while the client trickles a large message in.
-            let mut timeouts = 0;
             loop {
                 match ws.read() {
-                    Ok(Some(Message::Binary(data))) => return (timeouts, data),
+                    Ok(Some(Message::Binary(data))) => return data,
                     Ok(other) => panic!("{other:?}"),
-                    Err(e) if e.is_retryable() => timeouts += 1,
+                    Err(e) if e.is_retryable() => {
+                        let _ = timed_out.send(Instant::now());
+                    }
                     Err(e) => panic!("{e:?}"),
                 }
             }
         });
-        let mut ws = client("localhost", addr).connect().expect("connect");
-        thread::sleep(Duration::from_millis(100));
-        let big = megabyte();
-        ws.send_binary(&big).expect("send");
-        let (timeouts, data) = join(server);
-        assert!(timeouts > 0, "the server's read never timed out");
-        assert!(data == big, "the message arrived changed");
+        let tcp = TcpStream::connect(addr).expect("connect");
+        tcp.set_read_timeout(Some(GUARD)).expect("read timeout");
+        tcp.set_nodelay(true).expect("nodelay");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let session = rustls::ClientConnection::new(client_config(), name).expect("session");
+        let mut tls = rustls::StreamOwned::new(session, tcp);
+        tls.write_all(REQUEST).expect("write request");
+        let mut head = Vec::new();
+        let mut byte = [0; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            tls.read_exact(&mut byte).expect("read 101");
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101 "));
+
+        // A masked 10 000-byte binary frame, sealed in one TLS record.
+        let message: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let frame = raw_frame(true, 0, 0x2, Some(KEY), &message);
+        tls.conn.writer().write_all(&frame).expect("plaintext in");
+        let mut record = Vec::new();
+        while tls.conn.wants_write() {
+            tls.conn.write_tls(&mut record).expect("seal");
+        }
+        let declared = usize::from(u16::from_be_bytes([record[3], record[4]]));
+        assert_eq!(
+            (record[0], declared + 5),
+            (0x17, record.len()),
+            "one application-data record"
+        );
+        assert!(record.len() > frame.len());
+
+        let (first, rest) = record.split_at(record.len() / 2);
+        tls.sock.write_all(first).expect("half the record");
+        let half_sent = Instant::now();
+        let mut since = 0;
+        while since < 3 {
+            let at = timeouts
+                .recv_timeout(GUARD)
+                .expect("the server's read never timed out");
+            if at > half_sent {
+                since += 1;
+            }
+        }
+        tls.sock.write_all(rest).expect("the rest of the record");
+        let data = join(server);
+        assert!(data == message, "the message arrived changed");
     }
 
     // ------------------------------------------------------------ split over TLS
@@ -814,6 +861,131 @@ Sec-WebSocket-Version: 13\r\n\r\n";
     #[test]
     fn split_wss_client_close_ends_the_stream_both_ways() {
         assert_wss_client_close_ends_the_stream_both_ways(true);
+    }
+
+    /// A plain rustls server (a `rustls::ServerConnection` over the accepted `TcpStream`, not
+    /// our adapter) on 127.0.0.1:0: it completes the TLS handshake and answers the WebSocket
+    /// request by hand, then runs `then` on the TLS stream.
+    fn spawn_plain_rustls_server<T, F>(then: F) -> (SocketAddr, JoinHandle<T>)
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>) -> T
+            + Send
+            + 'static,
+    {
+        spawn_server(move |tcp| {
+            tcp.set_read_timeout(Some(GUARD)).expect("read timeout");
+            let session = rustls::ServerConnection::new(server_config()).expect("session");
+            let mut tls = rustls::StreamOwned::new(session, tcp);
+            let mut head = Vec::new();
+            let mut byte = [0; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                tls.read_exact(&mut byte).expect("read the request");
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8(head).expect("ASCII request");
+            let key = header_value(&head, "sec-websocket-key");
+            let accept = rfc6455::handshake::accept_key(key.as_bytes());
+            let response = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+                std::str::from_utf8(&accept).expect("base64")
+            );
+            tls.write_all(response.as_bytes()).expect("write the 101");
+            then(&mut tls)
+        })
+    }
+
+    /// RFC 6455 section 7.1.1 over TLS, for our client: after its close handshake with a
+    /// plain rustls server that ended its side first (`close_notify`, then TCP), our `wss://`
+    /// client (a `WebSocket`, or a split `Writer` and `Reader`) ends its own side with a
+    /// `close_notify`. rustls reports a TCP end without one as `UnexpectedEof`, so the server's
+    /// `Ok(0)` proves it came; our own `TlsStream` (as in
+    /// `wss_client_close_ends_the_stream_both_ways`) would turn a bare TCP end into `Ok(0)` too.
+    fn assert_wss_client_sends_close_notify_to_a_plain_rustls_server(split: bool) {
+        let (addr, server) = spawn_plain_rustls_server(|tls| {
+            let close = read_frame(tls).expect("read the client's close");
+            tls.write_all(&[0x88, 0x02, 0x03, 0xe8])
+                .expect("write the close echo");
+            tls.conn.send_close_notify();
+            tls.flush().expect("flush close_notify");
+            tls.sock
+                .shutdown(std::net::Shutdown::Write)
+                .expect("shut down");
+            let mut rest = [0; 16];
+            let end = tls.read(&mut rest).map_err(|e| e.kind());
+            (close, end)
+        });
+        let ws = client("localhost", addr).connect().expect("connect");
+        let held: Box<dyn Send> = if split {
+            let (mut reader, writer) = ws.split().expect("split");
+            writer.close(CloseCode::NORMAL, "bye").expect("close");
+            assert_eq!(
+                reader.read().expect("close echo"),
+                Some(Message::Close(CloseCode::NORMAL, String::new()))
+            );
+            assert_eq!(reader.read().expect("end"), None);
+            Box::new((reader, writer))
+        } else {
+            let mut ws = ws;
+            ws.close(CloseCode::NORMAL, "bye").expect("close");
+            assert_eq!(ws.read().expect("read after close"), None);
+            Box::new(ws)
+        };
+        let (close, end) = join(server);
+        assert_eq!(
+            (close.opcode, close.masked, close.payload.as_slice()),
+            (0x8, true, &b"\x03\xe8bye"[..])
+        );
+        assert_eq!(
+            end,
+            Ok(0),
+            "the client ended TCP without a close_notify (rustls says UnexpectedEof)"
+        );
+        drop(held);
+    }
+
+    #[test]
+    fn wss_client_sends_close_notify_to_a_plain_rustls_server() {
+        assert_wss_client_sends_close_notify_to_a_plain_rustls_server(false);
+    }
+
+    #[test]
+    fn split_wss_client_sends_close_notify_to_a_plain_rustls_server() {
+        assert_wss_client_sends_close_notify_to_a_plain_rustls_server(true);
+    }
+
+    /// A TLS stream that ends in the middle of a frame, with or without a `close_notify`, is
+    /// an abnormal closure (1006): our client's read fails with `UnexpectedEof`, never a
+    /// clean end of the stream.
+    #[test]
+    fn a_tls_stream_cut_mid_frame_ends_abnormally_1006() {
+        for close_notify in [false, true] {
+            let (addr, server) = spawn_plain_rustls_server(move |tls| {
+                // A binary frame announcing 100 bytes, and 10 of them.
+                tls.write_all(&[0x82, 100]).expect("write the header");
+                tls.write_all(&[7; 10]).expect("write part of the payload");
+                if close_notify {
+                    tls.conn.send_close_notify();
+                }
+                tls.flush().expect("flush");
+                tls.sock
+                    .shutdown(std::net::Shutdown::Both)
+                    .expect("cut the connection");
+            });
+            let mut ws = client("localhost", addr).connect().expect("connect");
+            join(server);
+            let err = ws.read().expect_err("a cut stream is not a clean end");
+            let is_eof = match &err {
+                Error::Protocol(e) => *e == rfc6455::ProtocolError::UnexpectedEof,
+                Error::Io(e) => e.kind() == std::io::ErrorKind::UnexpectedEof,
+                _ => false,
+            };
+            assert!(is_eof, "close_notify {close_notify}: {err:?}");
+            if let Error::Protocol(e) = &err {
+                assert_eq!(e.close_code(), CloseCode::ABNORMAL);
+            }
+        }
     }
 
     // ------------------------------------------------------------ Python websockets
