@@ -1668,3 +1668,35 @@ fn plain_server_given_a_tls_client_hello_fails_at_once() {
     let text = result.as_ref().map(drop).unwrap_err().to_string();
     assert!(text.contains("TLS"), "{text}");
 }
+
+// ---------------------------------------------------------------- 18. a request with a body
+
+/// An upgrade request that announces a body is refused by the blocking server with a 400
+/// that says so; its body never reaches a connection as frames.
+#[test]
+fn blocking_server_refuses_a_request_with_a_body_with_400() {
+    let (addr, server) = spawn_server(|stream| Acceptor::new().accept(stream));
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(GUARD)).expect("read timeout");
+    let head = String::from_utf8(REQUEST.to_vec()).expect("ASCII");
+    let request = head.replace("\r\n\r\n", "\r\nContent-Length: 6\r\n\r\n");
+    // The body is a valid masked text frame: accepted, it would be read as a message.
+    let body = masked_frame(true, 1, b"");
+    assert_eq!(body.len(), 6);
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(&body);
+    stream.write_all(&bytes).expect("write");
+    let result = join(server);
+    let Err(Error::Handshake(e)) = &result else {
+        panic!("{result:?}")
+    };
+    assert_eq!(*e, HandshakeError::Request(RequestError::HasBody));
+    let answer = read_whole_head(&mut stream);
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    let mut text = String::new();
+    let _ = stream.read_to_string(&mut text);
+    assert!(text.contains("body"), "{text}");
+}
