@@ -117,6 +117,9 @@ fn accept_value(version: Version, headers: &HeaderMap) -> Result<HeaderValue, Re
     if !has_token(headers, header::UPGRADE, "websocket") {
         return Err(RequestError::Header(HeaderError::NoUpgradeWebsocket));
     }
+    if has_body(headers) {
+        return Err(RequestError::HasBody);
+    }
     if !has_token(headers, header::CONNECTION, "upgrade") {
         return Err(RequestError::Header(HeaderError::NoConnectionUpgrade));
     }
@@ -143,6 +146,18 @@ fn single(headers: &HeaderMap, name: HeaderName) -> Result<&[u8], usize> {
         (None, _) => Err(0),
         (Some(_), Some(_)) => Err(2),
     }
+}
+
+/// Whether the request announces a body (any `Transfer-Encoding`, a `Content-Length` other
+/// than 0): refused, as the crate's own server refuses it, since nothing may come between the
+/// request and the first frame.
+fn has_body(headers: &HeaderMap) -> bool {
+    let zero = |v: &[u8]| !v.is_empty() && v.iter().all(|&b| b == b'0');
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get_all(header::CONTENT_LENGTH)
+            .into_iter()
+            .any(|v| !zero(v.as_bytes().trim_ascii()))
 }
 
 /// Whether the comma-separated token lists of the headers called `name` hold `token`,

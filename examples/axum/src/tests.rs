@@ -78,6 +78,11 @@ async fn refuses_bad_upgrades() {
         format!("POST /ws HTTP/1.1\r\nHost: a\r\n{upgrade}{key}Sec-WebSocket-Version: 13\r\n\r\n");
     let post = raw(addr, &post).await;
     assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
+    let body = format!(
+        "GET /ws HTTP/1.1\r\nHost: a\r\n{upgrade}{key}Sec-WebSocket-Version: 13\r\nContent-Length: 5\r\n\r\nhello"
+    );
+    let body = raw(addr, &body).await;
+    assert!(body.starts_with("HTTP/1.1 400 "), "{body}");
 }
 
 #[test]
