@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! cargo run --release -- [--quick] [--only mask|decode|encode|echo]...
+//! cargo run --release -- --only mask --mask-size 125 --mask-size 192   # other masking sizes
 //! ```
 //!
 //! `serve <rfc6455|tungstenite|raw>` (used by the echo workload, which starts this program
@@ -55,6 +56,7 @@ fn main() {
     let mut only: Vec<String> = Vec::new();
     let mut servers: Vec<String> = Vec::new();
     let mut cells: Vec<(usize, usize)> = Vec::new();
+    let mut mask_sizes: Vec<usize> = Vec::new();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "serve" => {
@@ -72,6 +74,10 @@ fn main() {
             "--quick" => plan = Plan::QUICK,
             "--only" => only.push(args.next().expect("--only needs a workload")),
             "--server" => servers.push(args.next().expect("--server needs a name")),
+            "--mask-size" => {
+                let size = args.next().expect("--mask-size needs a size in bytes");
+                mask_sizes.push(size.parse().expect("--mask-size needs a size in bytes"));
+            }
             "--cell" => {
                 let cell = args.next().expect("--cell needs CONNECTIONSxSIZE");
                 let (c, s) = cell.split_once('x').expect("--cell CONNECTIONSxSIZE");
@@ -80,7 +86,7 @@ fn main() {
             "-h" | "--help" => {
                 println!(
                     "usage: rfc6455-compare [--quick] [--only mask|decode|encode|echo]... \
-                     [--server raw|raw+OFFSET|rfc6455|tungstenite|tokio-raw|rfc6455-tokio|tokio-websockets|fastwebsockets]... [--cell CONNECTIONSxSIZE]..."
+                     [--server raw|raw+OFFSET|rfc6455|tungstenite|tokio-raw|rfc6455-tokio|tokio-websockets|fastwebsockets]... [--cell CONNECTIONSxSIZE]... [--mask-size BYTES]..."
                 );
                 return;
             }
@@ -108,7 +114,7 @@ fn main() {
     );
     let mut targets = Vec::new();
     if wants("mask") {
-        targets.extend(masking::run(plan));
+        targets.extend(masking::run(plan, &mask_sizes));
     }
     if wants("decode") {
         targets.extend(codec::run_decode(plan));
@@ -120,7 +126,7 @@ fn main() {
         targets.extend(echo::run(plan, &servers, &cells));
     }
     if !targets.is_empty() {
-        println!("\n## Targets (issue 5)\n");
+        println!("\n## Targets (issues 5 and 14)\n");
         println!("| target | measured | met |");
         println!("|---|---|---|");
         for t in &targets {
@@ -170,7 +176,12 @@ fn cpu_model() -> String {
         .map(|m| {
             let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
             let avx2 = if masking::has_avx2() { ", AVX2" } else { "" };
-            format!("{m}, {cores} cores{avx2}")
+            let avx512 = if masking::has_avx512() {
+                ", AVX-512F/BW"
+            } else {
+                ""
+            };
+            format!("{m}, {cores} cores{avx2}{avx512}")
         })
         .unwrap_or_else(|| "unknown".into())
 }
