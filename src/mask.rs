@@ -12,8 +12,9 @@
 //! * Short buffers (the common case: most frames carry a few dozen bytes) are masked inline,
 //!   with no function call ([`apply_mask`] is `#[inline(always)]`): up to 16 bytes a 64-bit
 //!   word at a time; from 17 to 255 bytes (on targets with a SIMD kernel) 16 bytes at a time,
-//!   in safe code that the compiler turns into SSE2 (NEON on AArch64) vector XORs, the bytes
-//!   after the last whole 16 with at most one 8-, 4-, 2- and 1-byte piece each.
+//!   with explicit unaligned SSE2 vectors on x86-64 and in safe code that the compiler turns
+//!   into NEON vector XORs on AArch64, the bytes after the last whole 16 with at most one 8-,
+//!   4-, 2- and 1-byte piece each.
 //! * Buffers of 256 bytes or more go to an explicit SIMD kernel: AVX2 when the CPU has it
 //!   (detected once, at run time, with the `std` feature) or SSE2 (always present) on x86-64,
 //!   NEON on AArch64. The kernels store whole vectors at aligned addresses and do the unaligned
@@ -21,14 +22,18 @@
 //!   tail.
 //! * Any other target uses the word loop for everything; it is entirely safe code.
 //!
-//! The `unsafe` is confined to the kernels (raw-pointer vector loads and stores), their
-//! dispatch, and [`extend_masked`] writing into spare capacity. The tests compare every path
+//! The `unsafe` is confined to the kernels and the inline SSE2 loop (raw-pointer vector loads
+//! and stores), the kernels' dispatch, and [`extend_masked`] writing into spare capacity. The tests compare every path
 //! with [`apply_mask_bytewise`], and pass under Miri, which interprets the SSE2, AVX2 (with
 //! `-C target-feature=+avx2`) and NEON (`--target aarch64-unknown-linux-gnu`) kernels too.
 
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
-use portable::{mask_copy_words, mask_vectors, mask_words, rotate_key};
+#[cfg(not(target_arch = "x86_64"))]
+use portable::mask_vectors;
+use portable::{mask_copy_words, mask_words, rotate_key};
+#[cfg(target_arch = "x86_64")]
+use x86::mask_vectors;
 
 /// [`apply_mask`] hands buffers at least this long to the SIMD kernel (where there is one);
 /// shorter ones are masked inline. A kernel call costs a fixed few nanoseconds (the call through

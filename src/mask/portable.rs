@@ -67,10 +67,11 @@ pub(super) fn mask_words<const ALIGN: bool>(buf: &mut [u8], rk: [u8; 4]) {
 }
 
 /// The inline path for buffers of 17 bytes to [`SIMD_MIN_LEN`](super::SIMD_MIN_LEN) on
-/// targets with a SIMD kernel (16 bytes are two words of [`mask_words`]); correct for any
-/// length. Masks `buf` from phase 0 of the (already rotated) key `rk`, 16 bytes at a time, in
-/// safe code: the four 4-byte lanes of each 16 are XORed with the key word, which the compiler
-/// turns into one unaligned vector load, XOR and store (SSE2 on x86-64, NEON on AArch64).
+/// AArch64 (16 bytes are two words of [`mask_words`]; x86-64 has an explicit SSE2 loop
+/// instead, `x86::mask_vectors`); correct for any length. Masks `buf` from phase 0 of the
+/// (already rotated) key `rk`, 16 bytes at a time, in safe code: the four 4-byte lanes of each
+/// 16 are XORed with the key word, which the compiler turns into one unaligned vector load,
+/// XOR and store (NEON).
 ///
 /// The bytes after the last whole 16 are done with [`mask_pieces`], which never writes a byte
 /// twice. An overlapping last vector (as in [`mask_words`]) is one store instead of up to four,
@@ -78,6 +79,7 @@ pub(super) fn mask_words<const ALIGN: bool>(buf: &mut [u8], rk: [u8; 4]) {
 /// the last whole 16 waits for the overlapping store to leave the store buffer (store-to-load
 /// forwarding fails on a partial overlap). In the comparison program (`benches/compare`), 125 B
 /// aligned: 15 GB/s with the overlapping vector, 24.6 with the pieces.
+#[cfg(any(not(target_arch = "x86_64"), test))]
 #[inline(always)]
 pub(super) fn mask_vectors(buf: &mut [u8], rk: [u8; 4]) {
     let k32 = u32::from_ne_bytes(rk);
@@ -94,7 +96,7 @@ pub(super) fn mask_vectors(buf: &mut [u8], rk: [u8; 4]) {
 /// Masks `buf` (fewer than 16 bytes) from phase 0 of the rotated key `rk` with at most one 8-,
 /// 4-, 2- and 1-byte piece, in that order, none overlapping another.
 #[inline(always)]
-fn mask_pieces(buf: &mut [u8], rk: [u8; 4]) {
+pub(super) fn mask_pieces(buf: &mut [u8], rk: [u8; 4]) {
     debug_assert!(buf.len() < 16);
     let mut rest = buf;
     if rest.len() >= 8 {

@@ -4,26 +4,32 @@ use super::*;
 use alloc::{format, vec};
 use std::vec::Vec;
 
-/// The buffer lengths tried exhaustively: all up to 300 (past `SIMD_MIN_LEN`). Miri is
-/// slow, so under it: all up to 36 (past one AVX2 vector, every tail of the inline 16-byte
-/// loop) and a few around and past the kernels' minimum of two vectors, the 64-byte loops
-/// and `SIMD_MIN_LEN`.
+/// The buffer lengths tried exhaustively: all up to 300 (past `SIMD_MIN_LEN` and a few
+/// iterations of every kernel's loop), and some longer ones around the 256-byte AVX-512 loop
+/// and beyond. Miri is slow, so under it: all up to 36 (past one AVX2 vector, every tail of
+/// the inline 16-byte loop) and a few around and past the kernels' minimum of two vectors,
+/// the 64-byte loops and `SIMD_MIN_LEN`.
 fn lengths() -> Vec<usize> {
     if cfg!(miri) {
         (0..=36)
             .chain([47, 63, 64, 65, 71, 100, 131, 255, 256])
             .collect()
     } else {
-        (0..=300).collect()
+        (0..=300)
+            .chain([
+                319, 320, 321, 383, 447, 511, 512, 513, 575, 1000, 1024, 1087, 4099,
+            ])
+            .collect()
     }
 }
 
-/// The start offsets (alignments) tried: 0 to 31, fewer under Miri.
+/// The start offsets (alignments) tried: 0 to 63 (every position in a cache line and an
+/// AVX-512 vector), fewer under Miri.
 fn offsets() -> Vec<usize> {
     if cfg!(miri) {
         vec![0, 1, 2, 3, 7, 13]
     } else {
-        (0..=31).collect()
+        (0..=63).collect()
     }
 }
 
@@ -35,8 +41,10 @@ fn keys() -> &'static [[u8; 4]] {
 }
 
 /// Longest length and largest offset in [`lengths`] and [`offsets`].
-const MAX_LEN: usize = if cfg!(miri) { 256 } else { 300 };
-const MAX_OFFSET: usize = 31;
+const MAX_LEN: usize = if cfg!(miri) { 256 } else { 4099 };
+/// The length split at every point by `piecewise_equals_whole`.
+const PIECEWISE_LEN: usize = if cfg!(miri) { 40 } else { 300 };
+const MAX_OFFSET: usize = 63;
 
 /// Deterministic, non-repeating test bytes.
 fn pattern(len: usize, seed: u32) -> Vec<u8> {
@@ -70,9 +78,14 @@ fn check_against_bytewise(name: &str, f: MaskFn<'_>) {
                 let mut expected = content[..len].to_vec();
                 let expected_phase = apply_mask_bytewise(&mut expected, key, phase);
                 assert_eq!(expected_phase, (phase + len) % 4);
+                // Only the part of the buffer this length can reach is reset and checked.
+                let (buf, guard) = (
+                    &mut buf[..MAX_OFFSET + len + 8],
+                    &guard[..MAX_OFFSET + len + 8],
+                );
                 for offset in offsets() {
                     let end = offset + len;
-                    buf.copy_from_slice(&guard);
+                    buf.copy_from_slice(guard);
                     buf[offset..end].copy_from_slice(&content[..len]);
                     let got = f(&mut buf[offset..end], key, phase);
                     let at = || format!("{name}: len {len} offset {offset} phase {phase}");
@@ -98,12 +111,16 @@ fn check_copy_against_bytewise(name: &str, f: CopyFn<'_>) {
             for phase in 0..4 {
                 let mut expected = content[..len].to_vec();
                 let expected_phase = apply_mask_bytewise(&mut expected, key, phase);
+                let (buf, guard) = (
+                    &mut buf[..MAX_OFFSET + len + 8],
+                    &guard[..MAX_OFFSET + len + 8],
+                );
                 for offset in offsets() {
                     let src_offset = (offset * 7 + 3) % (MAX_OFFSET + 1);
                     source[src_offset..src_offset + len].copy_from_slice(&content[..len]);
                     let src = &source[src_offset..src_offset + len];
                     let end = offset + len;
-                    buf.copy_from_slice(&guard);
+                    buf.copy_from_slice(guard);
                     let got = f(&mut buf[offset..end], src, key, phase);
                     let at = || format!("{name}: len {len} offset {offset} phase {phase}");
                     assert_eq!(got, expected_phase, "{}", at());
@@ -245,10 +262,21 @@ fn portable_exhaustive() {
 
 #[test]
 fn inline_vectors_exhaustive() {
-    // The inline 16-byte loop, normally taken from 16 to `SIMD_MIN_LEN` bytes, at every
-    // length.
+    // The portable inline 16-byte loop (AArch64's), normally taken from 17 to `SIMD_MIN_LEN`
+    // bytes, at every length.
     check_against_bytewise("inline vectors", &|buf, key, phase| {
-        mask_vectors(buf, rotate_key(key, phase));
+        portable::mask_vectors(buf, rotate_key(key, phase));
+        next_phase(phase, buf.len())
+    });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn inline_sse2_exhaustive() {
+    // x86-64's inline SSE2 loop, normally taken from 17 to `SIMD_MIN_LEN` bytes, at every
+    // length.
+    check_against_bytewise("inline sse2", &|buf, key, phase| {
+        x86::mask_vectors(buf, rotate_key(key, phase));
         next_phase(phase, buf.len())
     });
 }
@@ -337,7 +365,7 @@ fn extend_masked_exhaustive() {
 
 #[test]
 fn piecewise_equals_whole() {
-    let original = pattern(if cfg!(miri) { 40 } else { MAX_LEN }, 5);
+    let original = pattern(PIECEWISE_LEN, 5);
     for &key in keys() {
         for phase in 0..4 {
             let mut whole = original.clone();
