@@ -15,17 +15,19 @@
 //!   with explicit unaligned SSE2 vectors on x86-64 and in safe code that the compiler turns
 //!   into NEON vector XORs on AArch64, the bytes after the last whole 16 with at most one 8-,
 //!   4-, 2- and 1-byte piece each.
-//! * Buffers of 256 bytes or more go to an explicit SIMD kernel: AVX2 when the CPU has it
-//!   (detected once, at run time, with the `std` feature) or SSE2 (always present) on x86-64,
-//!   NEON on AArch64. The kernels store whole vectors at aligned addresses and do the unaligned
-//!   bytes at either end with one overlapping vector each, so there is no byte-by-byte head or
-//!   tail.
+//! * Buffers of 256 bytes or more go to an explicit SIMD kernel: AVX-512 (AVX-512F) or AVX2
+//!   when the CPU has it (detected once, at run time, with the `std` feature; or enabled for
+//!   the target at compile time) or SSE2 (always present) on x86-64, NEON on AArch64. The
+//!   kernels store whole vectors at aligned addresses and do the unaligned bytes at either end
+//!   with one overlapping vector each, so there is no byte-by-byte head or tail. (Masked
+//!   AVX-512 loads and stores for the ends measured slower: see `x86::mask_avx512`.)
 //! * Any other target uses the word loop for everything; it is entirely safe code.
 //!
 //! The `unsafe` is confined to the kernels and the inline SSE2 loop (raw-pointer vector loads
-//! and stores), the kernels' dispatch, and [`extend_masked`] writing into spare capacity. The tests compare every path
-//! with [`apply_mask_bytewise`], and pass under Miri, which interprets the SSE2, AVX2 (with
-//! `-C target-feature=+avx2`) and NEON (`--target aarch64-unknown-linux-gnu`) kernels too.
+//! and stores), the kernels' dispatch, and [`extend_masked`] writing into spare capacity. The
+//! tests compare every path with [`apply_mask_bytewise`], and pass under Miri, which interprets
+//! the SSE2 kernel and inline loop, the AVX2 kernel (with `-C target-feature=+avx2`) and the
+//! NEON one (`--target aarch64-unknown-linux-gnu`) too.
 
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
@@ -231,14 +233,15 @@ mod simd {
     use core::mem::MaybeUninit;
 
     /// A SIMD kernel: writes `src[i] ^ rk[i % 4]` to `dst[i]` for every `i < len` and returns
-    /// `len`, or, if `len` is shorter than two vectors, touches nothing and returns 0.
+    /// `len`, or, if `len` is shorter than two vectors (64 bytes for AVX2 and AVX-512, 32 for
+    /// SSE2 and NEON), touches nothing and returns 0.
     ///
     /// The main loop stores whole vectors at vector-aligned addresses of `dst`, from the first
-    /// aligned one on. The bytes before it and after the last whole vector are done with one
-    /// unaligned vector at the start and one ending at `len`, overlapping bytes the loop does, with
-    /// the key shifted to match. Both are loaded before anything is stored (so that in place they
-    /// hold the original bytes), so the overlapped bytes are rewritten with the values they already
-    /// have.
+    /// aligned one on (32-byte aligned for AVX-512, which ends like AVX2). The bytes before it and
+    /// after the last whole vector are done with one unaligned vector at the start and one ending
+    /// at `len`, overlapping bytes the loop does, with the key shifted to match. Both are loaded
+    /// before anything is stored (so that in place they hold the original bytes), so the
+    /// overlapped bytes are rewritten with the values they already have.
     ///
     /// The order of the stores is: the first vector, the first aligned vector (loaded before the
     /// first vector is stored), the rest of the loop, the last vector. It matters when the same
@@ -290,8 +293,21 @@ mod simd {
         super::neon::mask_neon
     }
 
-    /// The AVX2 kernel, when AVX2 is enabled for the whole target at compile time.
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    /// The AVX-512 kernel, when AVX-512F is enabled for the whole target at compile time.
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    #[inline(always)]
+    fn kernel() -> Kernel {
+        super::x86::mask_avx512
+    }
+
+    /// The AVX2 kernel, when AVX2 is enabled for the whole target at compile time and
+    /// there is no run-time detection of AVX-512.
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        not(target_feature = "avx512f"),
+        not(feature = "std")
+    ))]
     #[inline(always)]
     fn kernel() -> Kernel {
         super::x86::mask_avx2
@@ -308,14 +324,23 @@ mod simd {
         super::x86::mask_sse2
     }
 
-    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
+    #[cfg(all(
+        target_arch = "x86_64",
+        not(target_feature = "avx512f"),
+        feature = "std"
+    ))]
     pub(super) use detect::kernel;
 
-    /// Run-time selection between AVX2 and SSE2, made once.
-    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
+    /// Run-time selection between AVX-512, AVX2 and SSE2 (those the target does not already
+    /// guarantee), made once.
+    #[cfg(all(
+        target_arch = "x86_64",
+        not(target_feature = "avx512f"),
+        feature = "std"
+    ))]
     mod detect {
         use super::Kernel;
-        use crate::mask::x86::{mask_avx2, mask_sse2};
+        use crate::mask::x86::{mask_avx2, mask_avx512};
         use core::sync::atomic::{AtomicPtr, Ordering};
 
         /// The chosen kernel, as a type-erased [`Kernel`]; [`resolve`] until the first call.
@@ -326,10 +351,35 @@ mod simd {
         #[inline(always)]
         pub(in crate::mask) fn kernel() -> Kernel {
             let p = KERNEL.load(Ordering::Relaxed);
-            // SAFETY: `KERNEL` only ever holds `Kernel` function pointers (`resolve`,
-            // `mask_sse2`, or `mask_avx2` once AVX2 was detected) cast to `*mut ()`, so this
-            // turns it back into the same function pointer type.
+            // SAFETY: `KERNEL` only ever holds `Kernel` function pointers (`resolve`, or one
+            // that [`choose`] returned) cast to `*mut ()`, so this turns it back into the same
+            // function pointer type.
             unsafe { core::mem::transmute::<*mut (), Kernel>(p) }
+        }
+
+        /// The best kernel whose CPU features are present.
+        fn choose() -> Kernel {
+            if std::is_x86_feature_detected!("avx512f") {
+                mask_avx512
+            } else {
+                avx2_or_sse2()
+            }
+        }
+
+        /// AVX2, which the target guarantees.
+        #[cfg(target_feature = "avx2")]
+        fn avx2_or_sse2() -> Kernel {
+            mask_avx2
+        }
+
+        /// AVX2 if the CPU has it, else SSE2 (part of the x86-64 baseline).
+        #[cfg(not(target_feature = "avx2"))]
+        fn avx2_or_sse2() -> Kernel {
+            if std::is_x86_feature_detected!("avx2") {
+                mask_avx2
+            } else {
+                crate::mask::x86::mask_sse2
+            }
         }
 
         /// Detects the CPU's features, stores the best kernel for later calls, and runs it.
@@ -338,14 +388,10 @@ mod simd {
         ///
         /// As for [`Kernel`].
         unsafe fn resolve(src: *const u8, dst: *mut u8, len: usize, rk: [u8; 4]) -> usize {
-            let chosen: Kernel = if std::is_x86_feature_detected!("avx2") {
-                mask_avx2
-            } else {
-                mask_sse2
-            };
+            let chosen = choose();
             KERNEL.store(chosen as *mut (), Ordering::Relaxed);
-            // SAFETY: the caller upholds the pointer contract, and `chosen` needs at most AVX2,
-            // which was just detected if it is `mask_avx2`.
+            // SAFETY: the caller upholds the pointer contract, and `choose` only returns a
+            // kernel whose CPU features were just detected (SSE2 is always there).
             unsafe { chosen(src, dst, len, rk) }
         }
     }

@@ -337,6 +337,17 @@ fn avx2_exhaustive() {
     unsafe { check_kernel("avx2", x86::mask_avx2, 64) };
 }
 
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx512_exhaustive() {
+    if !std::is_x86_feature_detected!("avx512f") {
+        std::eprintln!("avx512_exhaustive: no AVX-512F on this CPU, skipped");
+        return;
+    }
+    // SAFETY: AVX-512F was detected just above.
+    unsafe { check_kernel("avx512", x86::mask_avx512, 64) };
+}
+
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 #[test]
 fn neon_exhaustive() {
