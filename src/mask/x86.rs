@@ -229,20 +229,19 @@ pub(super) unsafe fn mask_avx512(src: *const u8, dst: *mut u8, len: usize, rk: [
     }
     while len - i >= 256 {
         // SAFETY: `i + 256 <= len`, so the 256 bytes at offset `i` are within both ranges
-        // the caller vouched for. `loadu`/`storeu` allow any alignment. All four loads
-        // happen before the stores to the same bytes, so masking in place is fine, and
+        // the caller vouched for. `loadu`/`storeu` allow any alignment. Each vector is loaded
+        // before it is stored and the four do not overlap, so masking in place is fine, and
         // otherwise the ranges do not overlap.
         unsafe {
             let s = src.add(i).cast::<__m512i>();
             let d = dst.add(i).cast::<__m512i>();
-            let a = _mm512_loadu_si512(s);
-            let b = _mm512_loadu_si512(s.add(1));
-            let c = _mm512_loadu_si512(s.add(2));
-            let e = _mm512_loadu_si512(s.add(3));
-            _mm512_storeu_si512(d, _mm512_xor_si512(a, key));
-            _mm512_storeu_si512(d.add(1), _mm512_xor_si512(b, key));
-            _mm512_storeu_si512(d.add(2), _mm512_xor_si512(c, key));
-            _mm512_storeu_si512(d.add(3), _mm512_xor_si512(e, key));
+            // Each vector stored right after its load (not four loads, then four stores, as
+            // in `mask_avx2`): 1 KiB aligned went from 0.88-0.94x the AVX-512 reference loop
+            // of `benches/compare` (which LLVM compiles this way) to 1.00x.
+            for k in 0..4 {
+                let a = _mm512_loadu_si512(s.add(k));
+                _mm512_storeu_si512(d.add(k), _mm512_xor_si512(a, key));
+            }
         }
         i += 256;
     }
