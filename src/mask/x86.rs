@@ -300,7 +300,7 @@ pub(super) fn mask_vectors(buf: &mut [u8], rk: [u8; 4]) {
     // SSE2 is part of the x86-64 baseline.
     unsafe {
         let key = _mm_set1_epi32(u32::from_ne_bytes(rk) as i32);
-        while len - i >= 64 {
+        while i + 64 <= len {
             let q = p.add(i).cast::<__m128i>();
             let a = _mm_loadu_si128(q);
             let b = _mm_loadu_si128(q.add(1));
@@ -312,7 +312,7 @@ pub(super) fn mask_vectors(buf: &mut [u8], rk: [u8; 4]) {
             _mm_storeu_si128(q.add(3), _mm_xor_si128(d, key));
             i += 64;
         }
-        while len - i >= 16 {
+        while i + 16 <= len {
             let q = p.add(i).cast::<__m128i>();
             _mm_storeu_si128(q, _mm_xor_si128(_mm_loadu_si128(q), key));
             i += 16;
