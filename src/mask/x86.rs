@@ -173,8 +173,9 @@ pub(super) unsafe fn mask_avx2(src: *const u8, dst: *mut u8, len: usize, rk: [u8
 ///
 /// Zen 4 splits every 512-bit access into two 256-bit halves, so 32-byte alignment keeps
 /// each half within a cache line and the wider vectors only save instructions. Two other
-/// layouts measured slower in `benches/compare` (masking the same buffer again and again,
-/// AMD EPYC Zen 4): 64-byte overlapping first and last vectors with the loop aligned to 64
+/// layouts measured slower (masking the same buffer again and again, as `benches/compare`
+/// does, best of 200 short batches; AMD EPYC Zen 4): 64-byte overlapping first and last
+/// vectors with the loop aligned to 64
 /// (1 KiB one byte off alignment: 70 GB/s against 100 for this layout and for
 /// [`mask_avx2`]), and the bytes before and after the aligned loop done with one masked load
 /// and store each (AVX-512BW), which shares no byte between stores (256 B one byte off: 19
