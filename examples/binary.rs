@@ -99,10 +99,10 @@ fn start_echo_server() -> std::io::Result<String> {
                 continue;
             };
             while let Ok(Some(message)) = ws.read() {
-                if let Message::Binary(data) = message {
-                    if ws.send_binary(&data).is_err() {
-                        break;
-                    }
+                if let Message::Binary(data) = message
+                    && ws.send_binary(&data).is_err()
+                {
+                    break;
                 }
             }
         }

@@ -114,10 +114,10 @@ impl Room {
             let text: Arc<str> = text.into();
             let mut too_slow = Vec::new();
             for (id, member) in members.iter() {
-                if Some(*id) != skip {
-                    if let Err(TrySendError::Full(_)) = member.queue.try_send(Arc::clone(&text)) {
-                        too_slow.push(*id);
-                    }
+                if Some(*id) != skip
+                    && let Err(TrySendError::Full(_)) = member.queue.try_send(Arc::clone(&text))
+                {
+                    too_slow.push(*id);
                 }
             }
             for id in too_slow {
@@ -176,10 +176,11 @@ fn join(stream: TcpStream, room: &Room, acceptor: &Acceptor) -> Result<(), block
     let ws = acceptor.accept_with(stream, |request| {
         // A browser page from another site must not use its visitor's browser to join.
         let host = request.header("Host").unwrap_or_default();
-        if let Some(origin) = request.origin() {
-            if origin != format!("http://{host}") && origin != format!("https://{host}") {
-                return Err(Rejection::forbidden().body("cross-origin request refused\n"));
-            }
+        if let Some(origin) = request.origin()
+            && origin != format!("http://{host}")
+            && origin != format!("https://{host}")
+        {
+            return Err(Rejection::forbidden().body("cross-origin request refused\n"));
         }
         let query = request.query().unwrap_or_default();
         if let Some(name) = query.split('&').find_map(|kv| kv.strip_prefix("nick=")) {

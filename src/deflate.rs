@@ -245,12 +245,13 @@ pub fn client_accept(
 ) -> Result<Negotiated, NegotiationError> {
     check_config(config)?;
     let p = Params::parse(answer)?;
-    if let Some(bits) = p.server_max_window_bits {
-        if config.peer_window_bits < 15 && bits > config.peer_window_bits {
-            return Err(NegotiationError::InvalidValue(
-                "server_max_window_bits".into(),
-            ));
-        }
+    if let Some(bits) = p.server_max_window_bits
+        && config.peer_window_bits < 15
+        && bits > config.peer_window_bits
+    {
+        return Err(NegotiationError::InvalidValue(
+            "server_max_window_bits".into(),
+        ));
     }
     let mut window_bits = config.own_window_bits;
     match p.client_max_window_bits {

@@ -156,7 +156,7 @@ fn text_like(len: usize) -> String {
         x ^= x >> 17;
         x ^= x << 5;
         s.push_str(words[x as usize % words.len()]);
-        s.push(if x % 7 == 0 { '\n' } else { ' ' });
+        s.push(if x.is_multiple_of(7) { '\n' } else { ' ' });
     }
     s
 }

@@ -704,7 +704,7 @@ fn assert_send<T: Send + 'static>() {}
 /// The message number `i` of the split tests: text and binary alternate, sizes vary.
 fn numbered(i: usize) -> Message {
     let body = format!("message {i:04} {}", "x".repeat(i % 300));
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         Message::Text(body)
     } else {
         Message::Binary(body.into_bytes())

@@ -144,11 +144,12 @@ impl Shared {
             let mut conn = lock(&self.conn);
             let buffered = (io.buf.len() - io.pos) + conn.pending_output().len();
             let cap = conn.config().write_buffer_cap;
-            if let Some(len) = data {
-                if buffered > 0 && buffered.saturating_add(len) > cap && conn.state() == State::Open
-                {
-                    return Err(Error::Send(SendError::BufferFull { buffered, cap }));
-                }
+            if let Some(len) = data
+                && buffered > 0
+                && buffered.saturating_add(len) > cap
+                && conn.state() == State::Open
+            {
+                return Err(Error::Send(SendError::BufferFull { buffered, cap }));
             }
             queue(&mut conn)?;
             io.take_from(&mut conn, &self.layer)?;

@@ -39,12 +39,12 @@ impl Extensions {
         out: &mut Vec<u8>,
     ) -> Option<u8> {
         #[cfg(feature = "deflate")]
-        if let Some(codec) = self.deflate.as_mut() {
-            if !(first && fin) || codec.wants(data.len()) {
-                out.clear();
-                codec.compress(data, fin, out);
-                return Some(RSV1);
-            }
+        if let Some(codec) = self.deflate.as_mut()
+            && (!(first && fin) || codec.wants(data.len()))
+        {
+            out.clear();
+            codec.compress(data, fin, out);
+            return Some(RSV1);
         }
         let _ = (data, first, fin, out);
         None

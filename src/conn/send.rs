@@ -50,10 +50,10 @@ impl Connection {
             self.out.clear();
             self.out_pos = 0;
         }
-        if self.pong_end.is_none() {
-            if let Some((data, len)) = self.pending_pong.take() {
-                self.queue_pong(&data[..usize::from(len)]);
-            }
+        if self.pong_end.is_none()
+            && let Some((data, len)) = self.pending_pong.take()
+        {
+            self.queue_pong(&data[..usize::from(len)]);
         }
     }
 

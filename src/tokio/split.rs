@@ -34,10 +34,10 @@ struct Wakers {
 impl Wakers {
     fn register(&self, slot: usize, waker: &Waker) {
         let mut slots = lock(&self.slots);
-        if let Some(s) = slots.get_mut(slot) {
-            if !s.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                *s = Some(waker.clone());
-            }
+        if let Some(s) = slots.get_mut(slot)
+            && !s.as_ref().is_some_and(|w| w.will_wake(waker))
+        {
+            *s = Some(waker.clone());
         }
     }
 
