@@ -118,24 +118,29 @@ enum Ready {
     Close,
 }
 
+/// The receive and output buffer sizes below are divided by this under Miri, which runs the
+/// tests thousands of times slower: the same tests then reach every path of the buffers with
+/// messages of a few KiB instead of hundreds.
+const SCALE: usize = if cfg!(miri) { 8 } else { 1 };
+
 /// Frames this long or longer are large: reads stop where they end.
-const READ_CHUNK: usize = 32 * 1024;
+const READ_CHUNK: usize = 32 * 1024 / SCALE;
 
 /// The first read window, and the one an idle connection goes back to: enough for the small
 /// messages most connections exchange, so that an idle connection holds 1 KiB of receive
 /// buffer (`scripts/soak.sh` measures it). The window doubles each time a read fills it, up
 /// to [`READ_MAX`]: a connection that receives a 64 KiB message reads it in 1, 2, 4, ... KiB
 /// pieces once, and in one read from then on.
-const READ_MIN: usize = 1024;
+const READ_MIN: usize = 1024 / SCALE;
 
 /// The largest read window: enough for a 64 KiB message and its header in one read, small
 /// enough to stay in the CPU's cache until the payload is unmasked.
-const READ_MAX: usize = 128 * 1024;
+const READ_MAX: usize = 128 * 1024 / SCALE;
 
 /// Unconsumed input is moved to the front of the receive buffer when it is at most this long
 /// (or when the space after it is short): moving a few bytes costs little, moving most of a
 /// large frame doubles the copying.
-const COMPACT_MAX: usize = 4 * 1024;
+const COMPACT_MAX: usize = 4 * 1024 / SCALE;
 
 /// A receive buffer short of room for the next read grows, rather than move more than
 /// [`COMPACT_MAX`] bytes of a large frame to its front, until it is this long.
@@ -149,10 +154,10 @@ const READ_ALIGN: usize = 64;
 
 /// Buffers above this capacity are released when they fall empty, so one large message does
 /// not pin its memory for the life of the connection.
-const SHRINK_ABOVE: usize = 4 << 20;
+const SHRINK_ABOVE: usize = (4 << 20) / SCALE;
 
 /// Compact the output buffer once this many sent bytes sit at its front.
-const OUT_COMPACT: usize = 64 * 1024;
+const OUT_COMPACT: usize = 64 * 1024 / SCALE;
 
 /// A WebSocket connection after the opening handshake, as a sans-IO state machine.
 ///

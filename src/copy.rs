@@ -61,7 +61,9 @@ mod tests {
 
     #[test]
     fn copies_are_exact() {
-        for len in [0, 1, PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 7, 65536] {
+        // 64 KiB is what an echo server copies most; Miri stops at a few pieces.
+        let largest = if cfg!(miri) { 3 * PIECE + 7 } else { 65536 };
+        for len in [0, 1, PIECE - 1, PIECE, PIECE + 1, 3 * PIECE + 7, largest] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + 1) as u8).collect();
             assert_eq!(to_vec(&data), data);
             let mut out = vec![9];
@@ -71,7 +73,8 @@ mod tests {
         }
         // Multi-byte characters straddling every piece boundary.
         for pad in 0..4 {
-            let text: String = "x".repeat(pad) + &"é€😀".repeat(2000);
+            let text: String =
+                "x".repeat(pad) + &"é€😀".repeat(if cfg!(miri) { 300 } else { 2000 });
             assert_eq!(to_string(&text), text);
         }
     }

@@ -6,23 +6,29 @@ use super::*;
 /// `(i + k) as u8`.
 fn client_frames(len: usize, count: usize) -> Vec<u8> {
     let mut client = Connection::with_seed(Role::Client, Config::default(), [1; 32]);
+    let pattern = pattern(len + count);
     for k in 0..count {
-        let payload: Vec<u8> = (0..len).map(|i| (i + k) as u8).collect();
-        client.send_binary(&payload).unwrap();
+        client.send_binary(&pattern[k..k + len]).unwrap();
     }
     client.pending_output().to_vec()
+}
+
+/// Bytes `0, 1, 2, ...` (wrapping): frame `k` of [`client_frames`] carries `pattern[k..k + len]`.
+/// Built once and compared as slices, so that Miri checks large messages quickly.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| i as u8).collect()
 }
 
 /// Feeds `wire` through `recv_buf`, filling every window completely (a sender that is
 /// always ahead), and checks every message; returns the largest receive buffer seen.
 fn stream_through_windows(wire: &[u8], len: usize, count: usize) -> usize {
     let mut server = Connection::new(Role::Server, Config::default());
+    let pattern = pattern(len + count);
     let (mut pos, mut seen, mut largest) = (0, 0, 0);
     while seen < count {
         match server.next_event().unwrap() {
             Some(Event::Binary(data)) => {
-                assert_eq!(data.len(), len);
-                assert!(data.iter().enumerate().all(|(i, &b)| b == (i + seen) as u8));
+                assert!(data == &pattern[seen..seen + len], "message {seen} differs");
                 seen += 1;
             }
             Some(other) => panic!("unexpected {other:?}"),
@@ -42,7 +48,8 @@ fn stream_through_windows(wire: &[u8], len: usize, count: usize) -> usize {
 
 #[test]
 fn read_window_ends_with_a_large_frame() {
-    let len = 200 * 1024;
+    // More than one window's worth.
+    let len = READ_MAX * 3 / 2;
     let wire = client_frames(len, 2);
     let frame_len = wire.len() / 2;
     let mut server = Connection::new(Role::Server, Config::default());
@@ -76,7 +83,7 @@ fn read_window_ends_with_a_large_frame() {
 
 #[test]
 fn read_window_is_never_empty_when_reading_without_taking_events() {
-    let len = 40 * 1024;
+    let len = READ_CHUNK * 5 / 4;
     let wire = client_frames(len, 2);
     let frame_len = wire.len() / 2;
     let mut server = Connection::new(Role::Server, Config::default());
@@ -117,7 +124,14 @@ fn recv_filled_is_clamped_to_the_window() {
 
 #[test]
 fn streaming_large_frames_keeps_the_buffer_small() {
-    for (len, count) in [(16, 5000), (1000, 300), (40 * 1024, 20), (64 * 1024, 20)] {
+    // Under Miri, which runs this a thousand times slower, fewer messages of each kind.
+    let (small, few) = if cfg!(miri) {
+        ([(16, 100), (1000, 10)], 3)
+    } else {
+        ([(16, 5000), (1000, 300)], 20)
+    };
+    let large = [(READ_CHUNK * 5 / 4, few), (READ_MAX / 2, few)];
+    for (len, count) in small.into_iter().chain(large) {
         let wire = client_frames(len, count);
         let largest = stream_through_windows(&wire, len, count);
         assert!(
@@ -125,8 +139,13 @@ fn streaming_large_frames_keeps_the_buffer_small() {
             "len {len}: buffer grew to {largest}"
         );
     }
-    let len = 1 << 20;
-    let largest = stream_through_windows(&client_frames(len, 4), len, 4);
+    // Past GROW_BELOW (4 * READ_MAX), where the buffer stops growing for a large frame.
+    let (len, count) = if cfg!(miri) {
+        (5 * READ_MAX, 1)
+    } else {
+        (8 * READ_MAX, 4)
+    };
+    let largest = stream_through_windows(&client_frames(len, count), len, count);
     assert!(largest <= 3 * len, "buffer grew to {largest}");
 }
 
@@ -202,7 +221,7 @@ fn receive_buffer_stays_small_after_a_handshake_and_small_messages() {
 #[test]
 fn receive_buffer_grows_for_large_frames_and_shrinks_when_idle() {
     let mut server = accepted_server(b"");
-    let len = 64 * 1024;
+    let len = READ_MAX / 2;
     let wire = client_frames(len, 8);
     assert_eq!(
         read_like_a_socket(&mut server, &wire, wire.len() / 8),
@@ -228,13 +247,14 @@ fn receive_buffer_grows_for_large_frames_and_shrinks_when_idle() {
 
 #[test]
 fn shrink_buffers_keeps_a_partly_received_message() {
-    let len = 10 * 1024;
+    let len = READ_CHUNK * 5 / 16;
     let wire = client_frames(len, 1);
+    let half = wire.len() / 2;
     let mut server = Connection::new(Role::Server, Config::default());
-    server.recv(&wire[..5000]);
+    server.recv(&wire[..half]);
     assert_eq!(server.next_event(), Ok(None));
     server.shrink_buffers();
-    server.recv(&wire[5000..]);
+    server.recv(&wire[half..]);
     assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d.len() == len));
 }
 
@@ -246,7 +266,7 @@ fn keepalive_ping_releases_an_idle_receive_buffer() {
         crate::config::Keepalive::new(Duration::from_secs(20), Duration::from_secs(40));
     let mut server = Connection::new(Role::Server, config);
     server.handle_timeout(Duration::ZERO).unwrap();
-    let len = 64 * 1024;
+    let len = READ_MAX / 2;
     let wire = client_frames(len, 2);
     assert_eq!(
         read_like_a_socket(&mut server, &wire, wire.len() / 2),

@@ -129,9 +129,10 @@ fn limits_apply_at_the_crossing_byte() {
 
 #[test]
 fn scanning_64k_fed_one_byte_at_a_time_looks_at_each_byte_once() {
-    let filler = format!("X: {}", "d".repeat(7990));
+    // Close to the 64 KiB header limit; an eighth of it under Miri, which is as linear.
+    let filler = format!("X: {}", "d".repeat(if cfg!(miri) { 990 } else { 7990 }));
     let bytes = req("GET / HTTP/1.1", "", &[filler.as_str(); 8]);
-    assert!(bytes.len() > 64_000 && bytes.len() < 65_536);
+    assert!(bytes.len() > 64_000 / if cfg!(miri) { 8 } else { 1 } && bytes.len() < 65_536);
     let mut server = ServerHandshake::new(Limits::default());
     let (last, head) = bytes.split_last().unwrap();
     for byte in head {
