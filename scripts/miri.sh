@@ -38,6 +38,7 @@ export MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-env-forward=PROPTEST_CASES -Zmiri-env-fo
 for target in "${targets[@]}"; do
     echo "==> miri: $target"
     start=$SECONDS
-    cargo +nightly miri test --target "$target" --lib
+    # Each test's time in the log (libtest's --report-time, nightly only), to see what to shrink.
+    cargo +nightly miri test --target "$target" --lib -- -Zunstable-options --report-time
     echo "==> miri: $target passed in $((SECONDS - start)) s"
 done

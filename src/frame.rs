@@ -686,6 +686,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "checks the test strategy, not the crate: nothing for Miri to find there, and minutes of drawing under it"
+    )]
     fn the_length_strategy_draws_every_form_and_boundary() {
         use proptest::strategy::{Strategy as _, ValueTree as _};
         let mut runner = proptest::test_runner::TestRunner::deterministic();
