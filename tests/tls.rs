@@ -29,13 +29,11 @@ mod tls {
     use std::thread::{self, JoinHandle};
     use std::time::{Duration, Instant};
 
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
+    use rcgen::CertificateParams;
     use rfc6455::CloseCode;
-    use rfc6455::blocking::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
     use rfc6455::blocking::rustls::{
-        self, AlertDescription, CertificateError, ClientConfig, RootCertStore, ServerConfig,
+        self, AlertDescription, CertificateError, ClientConfig, ServerConfig,
     };
     use rfc6455::blocking::{
         self, Acceptor, ClientBuilder, Error, Keepalive, MaybeTlsStream, Message, WebSocket,
@@ -45,112 +43,7 @@ mod tls {
     use super::support::raw::{REQUEST, header_value, read_frame};
     use super::support::{GUARD, echo, join, spawn_server};
 
-    // ------------------------------------------------------------ certificates
-
-    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-        Arc::new(rustls::crypto::ring::default_provider())
-    }
-
-    /// A private CA, and what it issues.
-    struct Ca {
-        cert: CertificateDer<'static>,
-        pem: String,
-        issuer: Issuer<'static, KeyPair>,
-    }
-
-    /// A certificate and its key.
-    struct Leaf {
-        chain: Vec<CertificateDer<'static>>,
-        pem: String,
-        key: KeyPair,
-    }
-
-    impl Ca {
-        fn new(name: &str) -> Ca {
-            let key = KeyPair::generate().expect("CA key");
-            let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.distinguished_name.push(DnType::CommonName, name);
-            params.key_usages = vec![
-                KeyUsagePurpose::KeyCertSign,
-                KeyUsagePurpose::CrlSign,
-                KeyUsagePurpose::DigitalSignature,
-            ];
-            let cert = params.self_signed(&key).expect("CA certificate");
-            Ca {
-                pem: cert.pem(),
-                cert: cert.der().clone(),
-                issuer: Issuer::new(params, key),
-            }
-        }
-
-        /// A certificate for these names (DNS names or IP addresses).
-        fn issue(&self, names: &[&str]) -> Leaf {
-            let params =
-                CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                    .expect("leaf params");
-            self.issue_with(params)
-        }
-
-        fn issue_with(&self, mut params: CertificateParams) -> Leaf {
-            params
-                .distinguished_name
-                .push(DnType::CommonName, "rfc6455 test");
-            let key = KeyPair::generate().expect("leaf key");
-            let cert = params
-                .signed_by(&key, &self.issuer)
-                .expect("leaf certificate");
-            Leaf {
-                chain: vec![cert.der().clone(), self.cert.clone()],
-                pem: cert.pem(),
-                key,
-            }
-        }
-
-        /// A client configuration that trusts this CA only.
-        fn client_config(&self) -> Arc<ClientConfig> {
-            Arc::new(
-                ClientConfig::builder_with_provider(provider())
-                    .with_safe_default_protocol_versions()
-                    .expect("protocol versions")
-                    .with_root_certificates(self.roots())
-                    .with_no_client_auth(),
-            )
-        }
-
-        fn roots(&self) -> RootCertStore {
-            let mut roots = RootCertStore::empty();
-            roots.add(self.cert.clone()).expect("CA root");
-            roots
-        }
-    }
-
-    impl Leaf {
-        fn key_der(&self) -> PrivateKeyDer<'static> {
-            PrivateKeyDer::try_from(self.key.serialize_der()).expect("key DER")
-        }
-
-        fn server_config(&self) -> Arc<ServerConfig> {
-            Arc::new(
-                ServerConfig::builder_with_provider(provider())
-                    .with_safe_default_protocol_versions()
-                    .expect("protocol versions")
-                    .with_no_client_auth()
-                    .with_single_cert(self.chain.clone(), self.key_der())
-                    .expect("server certificate"),
-            )
-        }
-    }
-
-    /// The CA and a server certificate for localhost, 127.0.0.1 and ::1, made once.
-    fn pki() -> &'static (Ca, Leaf) {
-        static PKI: OnceLock<(Ca, Leaf)> = OnceLock::new();
-        PKI.get_or_init(|| {
-            let ca = Ca::new("rfc6455 test CA");
-            let leaf = ca.issue(&["localhost", "127.0.0.1", "::1"]);
-            (ca, leaf)
-        })
-    }
+    use super::support::pki::{Ca, Leaf, pki, provider};
 
     fn server_config() -> Arc<ServerConfig> {
         static CONFIG: OnceLock<Arc<ServerConfig>> = OnceLock::new();

@@ -5,6 +5,9 @@
 //! listener binds port 0.
 #![cfg(feature = "tokio")]
 
+#[cfg(feature = "tls")]
+mod support;
+
 /// Without the `tls` feature, a `wss://` URL fails at once with an error that names it.
 #[cfg(not(feature = "tls"))]
 #[tokio::test]
@@ -22,17 +25,15 @@ async fn wss_without_the_tls_feature_names_it() {
 #[cfg(feature = "tls")]
 mod tls {
     use std::net::SocketAddr;
-    use std::sync::{Arc, OnceLock};
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use futures_util::{SinkExt, StreamExt};
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
+
     use rfc6455::CloseCode;
-    use rfc6455::blocking::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
     use rfc6455::blocking::rustls::{
-        self, AlertDescription, CertificateError, ClientConfig, RootCertStore, ServerConfig,
+        self, AlertDescription, CertificateError, ClientConfig, ServerConfig,
     };
     use rfc6455::tokio::{
         self as ws, Acceptor, ClientBuilder, Error, MaybeTlsStream, Message, TlsStream, WebSocket,
@@ -44,101 +45,7 @@ mod tls {
     /// No test here should come near this; it only turns a hang into a failure.
     const GUARD: Duration = Duration::from_secs(20);
 
-    // ------------------------------------------------------------ certificates
-
-    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-        Arc::new(rustls::crypto::ring::default_provider())
-    }
-
-    /// A private CA, and what it issues.
-    struct Ca {
-        cert: CertificateDer<'static>,
-        issuer: Issuer<'static, KeyPair>,
-    }
-
-    /// A certificate chain and its key.
-    struct Leaf {
-        chain: Vec<CertificateDer<'static>>,
-        key: KeyPair,
-    }
-
-    impl Ca {
-        fn new(name: &str) -> Ca {
-            let key = KeyPair::generate().expect("CA key");
-            let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.distinguished_name.push(DnType::CommonName, name);
-            params.key_usages = vec![
-                KeyUsagePurpose::KeyCertSign,
-                KeyUsagePurpose::CrlSign,
-                KeyUsagePurpose::DigitalSignature,
-            ];
-            let cert = params.self_signed(&key).expect("CA certificate");
-            Ca {
-                cert: cert.der().clone(),
-                issuer: Issuer::new(params, key),
-            }
-        }
-
-        /// A certificate for these names (DNS names or IP addresses).
-        fn issue(&self, names: &[&str]) -> Leaf {
-            let mut params =
-                CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
-                    .expect("leaf params");
-            params
-                .distinguished_name
-                .push(DnType::CommonName, "rfc6455 tokio test");
-            let key = KeyPair::generate().expect("leaf key");
-            let cert = params
-                .signed_by(&key, &self.issuer)
-                .expect("leaf certificate");
-            Leaf {
-                chain: vec![cert.der().clone(), self.cert.clone()],
-                key,
-            }
-        }
-
-        fn roots(&self) -> RootCertStore {
-            let mut roots = RootCertStore::empty();
-            roots.add(self.cert.clone()).expect("CA root");
-            roots
-        }
-
-        /// A client configuration that trusts this CA only.
-        fn client_config(&self) -> Arc<ClientConfig> {
-            Arc::new(
-                ClientConfig::builder_with_provider(provider())
-                    .with_safe_default_protocol_versions()
-                    .expect("protocol versions")
-                    .with_root_certificates(self.roots())
-                    .with_no_client_auth(),
-            )
-        }
-    }
-
-    impl Leaf {
-        fn server_config(&self) -> Arc<ServerConfig> {
-            let key = PrivateKeyDer::try_from(self.key.serialize_der()).expect("key DER");
-            Arc::new(
-                ServerConfig::builder_with_provider(provider())
-                    .with_safe_default_protocol_versions()
-                    .expect("protocol versions")
-                    .with_no_client_auth()
-                    .with_single_cert(self.chain.clone(), key)
-                    .expect("server certificate"),
-            )
-        }
-    }
-
-    /// The CA and a server certificate for localhost and 127.0.0.1, made once.
-    fn pki() -> &'static (Ca, Leaf) {
-        static PKI: OnceLock<(Ca, Leaf)> = OnceLock::new();
-        PKI.get_or_init(|| {
-            let ca = Ca::new("rfc6455 tokio test CA");
-            let leaf = ca.issue(&["localhost", "127.0.0.1"]);
-            (ca, leaf)
-        })
-    }
+    use super::support::pki::{Ca, pki, provider};
 
     // ------------------------------------------------------------ harness
 

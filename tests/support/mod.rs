@@ -4,10 +4,13 @@
 //! - [`frames`]: frame bytes built and decoded by hand (any bits, lengths in any form);
 //! - [`raw`]: raw peers that speak the handshake and the wire format by hand, to misbehave
 //!   on purpose or to check bytes on the wire;
-//! - [`seen`]: the events a sans-IO `Connection` makes of its input, owned.
+//! - [`seen`]: the events a sans-IO `Connection` makes of its input, owned;
+//! - `pki` (feature `tls`): a test CA, its certificates and rustls configurations.
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod frames;
+#[cfg(feature = "tls")]
+pub mod pki;
 pub mod raw;
 pub mod seen;
 
