@@ -5,6 +5,7 @@
 #
 #   scripts/miri.sh                                  # all three targets
 #   scripts/miri.sh s390x-unknown-linux-gnu          # one
+#   MIRI_JOBS=2 scripts/miri.sh                      # two targets at a time
 #
 # What runs: `cargo +nightly miri test --lib` with the default features: the frame codec, the
 # connection state machine, the handshake parsers, masking (the portable path: Miri has no
@@ -35,10 +36,37 @@ export PROPTEST_CASES=${PROPTEST_CASES:-8}
 # hides the environment: the two variables are forwarded by name.
 export PROPTEST_DISABLE_FAILURE_PERSISTENCE=1
 export MIRIFLAGS="${MIRIFLAGS:-} -Zmiri-env-forward=PROPTEST_CASES -Zmiri-env-forward=PROPTEST_DISABLE_FAILURE_PERSISTENCE"
-for target in "${targets[@]}"; do
+run_one() {
+    local target=$1 start=$SECONDS
     echo "==> miri: $target"
-    start=$SECONDS
     # Each test's time in the log (libtest's --report-time, nightly only), to see what to shrink.
     cargo +nightly miri test --target "$target" --lib -- -Zunstable-options --report-time
     echo "==> miri: $target passed in $((SECONDS - start)) s"
+}
+
+# MIRI_JOBS targets at a time (default 1). Each parallel run gets its own target directory,
+# so that no run waits on another's build lock, and its own log, printed whole when it ends.
+jobs=${MIRI_JOBS:-1}
+if ((jobs <= 1)); then
+    for target in "${targets[@]}"; do run_one "$target"; done
+    exit 0
+fi
+base=${CARGO_TARGET_DIR:-target}
+mkdir -p "$base"
+declare -A pid_of=()
+failed=0
+finish_one() {
+    local done_pid rc=0
+    wait -n -p done_pid || rc=$?
+    local target=${pid_of[$done_pid]}
+    cat "$base/miri-$target.log"
+    ((rc == 0)) || { echo "==> miri: $target FAILED (exit $rc)"; failed=1; }
+    unset "pid_of[$done_pid]"
+}
+for target in "${targets[@]}"; do
+    while ((${#pid_of[@]} >= jobs)); do finish_one; done
+    CARGO_TARGET_DIR=$base/miri-$target run_one "$target" >"$base/miri-$target.log" 2>&1 &
+    pid_of[$!]=$target
 done
+while ((${#pid_of[@]} > 0)); do finish_one; done
+exit "$failed"

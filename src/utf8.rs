@@ -134,8 +134,10 @@ mod tests {
         }
 
         #[test]
-        fn valid_text_in_any_split(text in "\\PC{0,40}", mut splits in proptest::collection::vec(0usize..200, 0..6)) {
-            let bytes: Vec<u8> = text.into_bytes();
+        fn valid_text_in_any_split(chars in proptest::collection::vec(proptest::char::any(), 0..40), mut splits in proptest::collection::vec(0usize..200, 0..6)) {
+            // Any scalar value, one to four bytes each (a char strategy, not a regex: regex
+            // strategies take most of a run under Miri).
+            let bytes: Vec<u8> = chars.into_iter().collect::<alloc::string::String>().into_bytes();
             splits.iter_mut().for_each(|s| *s = (*s).min(bytes.len()));
             splits.sort_unstable();
             proptest::prop_assert!(validate_split(&bytes, &splits).is_ok());

@@ -24,10 +24,11 @@ fn lengths() -> Vec<usize> {
 }
 
 /// The start offsets (alignments) tried: 0 to 63 (every position in a cache line and an
-/// AVX-512 vector), fewer under Miri.
+/// AVX-512 vector); under Miri four, one per residue modulo 4 (a key's phase against a
+/// 32-bit word) that are also unaligned in three ways for a 64-bit word.
 fn offsets() -> Vec<usize> {
     if cfg!(miri) {
-        vec![0, 1, 2, 3, 7, 13]
+        vec![0, 1, 2, 7]
     } else {
         (0..=63).collect()
     }

@@ -145,7 +145,11 @@ fn round_trip_cut(cuts: &BTreeSet<usize>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases, or PROPTEST_CASES under Miri (scripts/miri.sh sets 8).
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { ProptestConfig::default().cases } else { 256 },
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_bytes_in_random_chunks_end_as_the_whole_input_does(
