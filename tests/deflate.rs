@@ -15,7 +15,9 @@ use flate2::{Compress, Compression, FlushCompress};
 use rfc6455::blocking::{self, Acceptor, ClientBuilder, Message};
 use rfc6455::deflate::{DeflateConfig, Negotiated, NegotiationError};
 use rfc6455::frame::{Decoded, FrameHeader, OpCode, RSV1};
-use rfc6455::handshake::{ClientHandshake, ClientOptions, Limits, ServerHandshake, Url};
+use rfc6455::handshake::{
+    ClientHandshake, ClientOptions, Limits, OptionsError, ResponseError, ServerHandshake, Url,
+};
 use rfc6455::mask::apply_mask;
 use rfc6455::{Config, Connection, Event, MessageKind, ProtocolError, Role};
 use support::frames::{decode_frames, raw_frame};
@@ -400,6 +402,51 @@ fn compressed_invalid_utf8_fails_1007() {
     assert_eq!(queued_close_code(&s, Role::Server), 1007);
 }
 
+#[test]
+fn compressed_text_cut_inside_a_character_fails_1007_at_its_end() {
+    // Valid so far at every byte: only the end of the message shows the character is cut.
+    let mut s = server_with_deflate();
+    s.recv(&masked_frame(true, 0b100, 0x1, &deflated(b"ok \xe2\x82")));
+    let err = s.next_event().unwrap_err();
+    assert_eq!(err, ProtocolError::InvalidUtf8);
+    assert_eq!(queued_close_code(&s, Role::Server), 1007);
+}
+
+/// RFC 7692 section 7.2.3.3: a sender may end a message's data with a final (BFINAL) block.
+/// The message is delivered, and the next one, which starts a new stream, is too. (Found by
+/// coverage: the restored trailer was fed to the new stream as a stored block's start, which
+/// then swallowed the next message.)
+#[test]
+fn a_message_ending_in_a_final_block_is_delivered_and_the_next_starts_afresh() {
+    let finished = |text: &[u8]| {
+        let mut c = Compress::new(Compression::default(), false);
+        let mut out = Vec::with_capacity(text.len() + 64);
+        c.compress_vec(text, &mut out, FlushCompress::Finish)
+            .unwrap();
+        out
+    };
+    let mut s = server_with_deflate();
+    s.recv(&masked_frame(
+        true,
+        0b100,
+        0x1,
+        &finished(b"first, finished"),
+    ));
+    // The same with the empty stored block a sync flush leaves: it is after the final block.
+    let mut second = finished(b"second, finished");
+    second.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
+    s.recv(&masked_frame(true, 0b100, 0x1, &second));
+    s.recv(&masked_frame(true, 0b100, 0x1, &deflated(b"third, synced")));
+    assert_eq!(
+        events(&mut s),
+        [
+            Seen::Text("first, finished".into()),
+            Seen::Text("second, finished".into()),
+            Seen::Text("third, synced".into()),
+        ]
+    );
+}
+
 // ------------------------------------------------------------------ the bomb
 
 /// A raw deflate stream of `n` zero bytes, without the trailer, made in pieces.
@@ -683,6 +730,35 @@ fn client_verdict(answer: &str) -> Result<Negotiated, NegotiationError> {
     );
     let response = client.recv(response.as_bytes()).unwrap().unwrap();
     rfc6455::deflate::client_accept(&config, &response.extensions()[0])
+}
+
+#[test]
+fn deflate_offered_twice_is_refused_before_anything_is_sent() {
+    let options = ClientOptions::new()
+        .extension("permessage-deflate")
+        .deflate(Some(DeflateConfig::default()));
+    let url = Url::parse("ws://example.com/").unwrap();
+    let err = ClientHandshake::new(&url, &options, *b"the sample nonce").unwrap_err();
+    let rfc6455::handshake::HandshakeError::Options(OptionsError::Invalid(why)) = err else {
+        panic!("{err:?}");
+    };
+    assert!(why.contains("keep ClientOptions::deflate only"), "{why}");
+}
+
+#[test]
+fn a_server_answering_deflate_twice_fails_the_handshake() {
+    let options = ClientOptions::new().deflate(Some(DeflateConfig::default()));
+    let url = Url::parse("ws://example.com/").unwrap();
+    let mut client = ClientHandshake::new(&url, &options, *b"the sample nonce").unwrap();
+    let response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                    Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+                    Sec-WebSocket-Extensions: permessage-deflate, permessage-deflate\r\n\r\n";
+    assert_eq!(
+        client.recv(response.as_bytes()).unwrap_err(),
+        rfc6455::handshake::HandshakeError::Response(ResponseError::Deflate(
+            NegotiationError::Repeated
+        ))
+    );
 }
 
 #[test]

@@ -106,8 +106,9 @@ impl Codec {
     /// the caller is shrunk first), however far a small input would inflate, in one call or
     /// across a message's frames.
     ///
-    /// A message whose compressed data is empty, or already ends with the trailer, ends at a
-    /// block boundary: the trailer is not restored there. Restored, it would be read as the
+    /// A message whose compressed data is empty, already ends with the trailer, or ends with
+    /// a final block (BFINAL, RFC 7692 section 7.2.3.3), ends at a block boundary: the
+    /// trailer is not restored there. Restored, it would be read as the
     /// start of a stored block that swallows the next message; such data comes from senders
     /// whose compressor had nothing to flush at the end of a message.
     pub(crate) fn decompress(
@@ -117,8 +118,8 @@ impl Codec {
         out: &mut Vec<u8>,
         limit: usize,
     ) -> Result<(), ProtocolError> {
-        self.inflate(input, out, limit)?;
         self.tail.push(input);
+        self.inflate(input, out, limit)?;
         if fin {
             if !self.tail.at_boundary() {
                 self.inflate(&TRAILER, out, limit)?;
@@ -162,6 +163,9 @@ impl Codec {
                 // A final block (BFINAL): the stream is over; the next message starts afresh.
                 self.decompress.reset(false);
                 if input.is_empty() || input == TRAILER {
+                    // At the start of a new stream: a block boundary, where a restored
+                    // trailer would begin a stored block that swallows the next message.
+                    self.tail = Tail::default();
                     return Ok(());
                 }
                 continue;
