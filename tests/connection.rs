@@ -933,3 +933,75 @@ mod properties {
         }
     }
 }
+
+// ------------------------------------------------------------------ output bookkeeping
+
+#[test]
+fn send_unbuffered_heads_a_text_frame_and_refuses_inside_a_fragmented_message() {
+    let mut server = conn(Role::Server);
+    let head = server
+        .send_unbuffered(MessageKind::Text, 5)
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.as_bytes(), [0x81, 5]);
+    assert_eq!(head.as_ref(), [0x81, 5]);
+    server
+        .send_fragment(MessageKind::Text, b"par", false)
+        .unwrap();
+    assert_eq!(
+        server.send_unbuffered(MessageKind::Binary, 5),
+        Err(SendError::MessageInProgress)
+    );
+    server.send_fragment(MessageKind::Text, b"t", true).unwrap();
+    let sent = decode_frames(Role::Server, server.pending_output());
+    assert_eq!(
+        sent,
+        [
+            (OpCode::Text, false, b"par".to_vec()),
+            (OpCode::Continuation, true, b"t".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn output_written_in_part_stays_in_order_when_more_is_queued() {
+    // Over 64 KiB written of a larger frame: the written part is dropped from the buffer
+    // when the next frame is queued, and what the peer receives is unchanged.
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role);
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        c.send_binary(&big).unwrap();
+        let mut wire = c.pending_output()[..70_000].to_vec();
+        c.consume_output(70_000);
+        c.send_text("after").unwrap();
+        c.send_ping(b"p").unwrap();
+        wire.extend_from_slice(c.pending_output());
+        assert_eq!(
+            decode_frames(role, &wire),
+            [
+                (OpCode::Binary, true, big.clone()),
+                (OpCode::Text, true, b"after".to_vec()),
+                (OpCode::Ping, true, b"p".to_vec()),
+            ],
+            "{role:?}"
+        );
+    }
+}
+
+#[test]
+fn debug_shows_role_state_and_buffered_bytes() {
+    let mut client = conn(Role::Client);
+    assert_eq!(client.role(), Role::Client);
+    client.send_text("hi").unwrap();
+    client.recv(&[0x81]);
+    let text = format!("{client:?}");
+    for part in [
+        "Connection",
+        "role: Client",
+        "state: Open",
+        "buffered_input: 1",
+        "pending_output: 8",
+    ] {
+        assert!(text.contains(part), "{text} lacks {part}");
+    }
+}

@@ -246,6 +246,65 @@ fn receive_buffer_grows_for_large_frames_and_shrinks_when_idle() {
 }
 
 #[test]
+fn a_large_input_buffer_is_released_at_the_next_read_once_consumed() {
+    // A caller that hands the whole of a frame over SHRINK_ABOVE to `recv` at once.
+    let len = SHRINK_ABOVE + 1000;
+    let wire = client_frames(len, 1);
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.recv(&wire);
+    assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d.len() == len));
+    assert_eq!(server.next_event(), Ok(None));
+    assert!(server.rbuf.capacity() > SHRINK_ABOVE);
+    // Nothing is left in it, so the next read window comes from a small new buffer.
+    assert!(server.recv_buf().len() <= READ_MIN);
+    assert!(
+        server.rbuf.capacity() <= READ_MIN,
+        "{}",
+        server.rbuf.capacity()
+    );
+    server.recv(&client_frames(20, 1));
+    assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d == &pattern(20)[..]));
+}
+
+#[test]
+fn a_large_assembled_message_buffer_is_released_when_the_next_message_starts() {
+    // A fragmented message over SHRINK_ABOVE is assembled in `msg`; the next message does
+    // not keep that capacity.
+    let half = SHRINK_ABOVE / 2 + 1000;
+    let mut client = Connection::with_seed(Role::Client, Config::default(), [1; 32]);
+    let data = pattern(2 * half);
+    client
+        .send_fragment(MessageKind::Binary, &data[..half], false)
+        .unwrap();
+    client
+        .send_fragment(MessageKind::Binary, &data[half..], true)
+        .unwrap();
+    client.send_binary(b"next").unwrap();
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.recv(client.pending_output());
+    assert!(matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d == &data[..]));
+    assert!(server.msg.capacity() > SHRINK_ABOVE);
+    // Starting the next message releases it; a fragmented one is still assembled after.
+    assert!(matches!(
+        server.next_event(),
+        Ok(Some(Event::Binary(b"next")))
+    ));
+    client
+        .send_fragment(MessageKind::Binary, b"a", false)
+        .unwrap();
+    client
+        .send_fragment(MessageKind::Binary, b"b", true)
+        .unwrap();
+    let sent = client.pending_output().len();
+    server.recv(&client.pending_output()[sent - 14..]);
+    assert!(matches!(
+        server.next_event(),
+        Ok(Some(Event::Binary(b"ab")))
+    ));
+    assert!(server.msg.capacity() < 64, "{}", server.msg.capacity());
+}
+
+#[test]
 fn shrink_buffers_keeps_a_partly_received_message() {
     let len = READ_CHUNK * 5 / 16;
     let wire = client_frames(len, 1);

@@ -6,7 +6,8 @@
 //! output bytes equal those of delivering the stream in one piece (and, for short streams,
 //! one byte at a time); a failed connection stays failed and
 //! its last output frame is a close with the error's code; the output is valid frames that a
-//! fresh peer decodes without error into at most one pong per ping and at most one close, last.
+//! fresh peer decodes without error into at most one pong per ping and at most one close, last;
+//! with auto-pong on, the most recent ping is answered.
 
 use rfc6455::frame::OpCode;
 use rfc6455::{Config, Connection, Event, ProtocolError, Role, State};
@@ -208,6 +209,21 @@ pub fn check_output(role: Role, config: &Config, outcome: &Outcome) {
         }
     }
     assert!(pongs <= 1, "pongs are coalesced while unwritten");
+    // Liveness: with auto-pong on, a ping is answered, and the answer carries the most recent
+    // ping's payload (RFC 6455 section 5.5.3 lets a pong answer only the latest).
+    if config.auto_pong
+        && let Some(last) = pings.last()
+    {
+        let answered = sent.iter().find_map(|s| match s {
+            Seen::Pong(p) => Some(p),
+            _ => None,
+        });
+        assert_eq!(
+            answered,
+            Some(*last),
+            "the last ping is answered: {outcome:?}"
+        );
+    }
     // A queued close is there exactly when it should be.
     let closed = match outcome.seen.last() {
         Some(Seen::Error(ProtocolError::UnexpectedEof)) => false,

@@ -75,7 +75,12 @@ fn serve(
             Err(e) => {
                 assert!(e.status().is_some(), "a server cannot answer {e:?}");
                 let response = e.response().expect("a response for every request error");
-                assert!(response.starts_with(b"HTTP/1.1 "));
+                let status = e.status().map(|s| format!("HTTP/1.1 {s} "));
+                assert!(
+                    response.starts_with(status.as_deref().unwrap_or_default().as_bytes()),
+                    "{e:?} answered with {:?}",
+                    String::from_utf8_lossy(&response)
+                );
                 assert!(matches!(server.recv(b"x"), Err(HandshakeError::Finished)));
                 return (Err(e), i);
             }
@@ -170,7 +175,47 @@ pub fn run_request(data: &[u8]) {
             "{block:?}"
         );
         assert!(block.len() <= limits.max_header_bytes);
+        check_upgrade_request(view, block);
     }
+}
+
+/// An accepted request has everything RFC 6455 section 4.2.1 asks of it: an HTTP/1.1 GET
+/// request line, one Host, the websocket upgrade and version 13.
+fn check_upgrade_request(view: &RequestView, block: &[u8]) {
+    let start = block
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(0);
+    let line_end = block[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(block.len(), |n| start + n);
+    let line = block[start..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&block[start..line_end]);
+    assert!(line.starts_with(b"GET "), "request line {line:?}");
+    assert!(line.ends_with(b" HTTP/1.1"), "request line {line:?}");
+    let values = |name: &str| -> Vec<&[u8]> {
+        view.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+            .collect()
+    };
+    let has_token = |name: &str, token: &str| {
+        values(name).iter().any(|v| {
+            v.split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    };
+    assert_eq!(values("Host").len(), 1, "{:?}", view.headers);
+    assert!(has_token("Upgrade", "websocket"), "{:?}", view.headers);
+    assert!(has_token("Connection", "upgrade"), "{:?}", view.headers);
+    let versions = values("Sec-WebSocket-Version");
+    assert!(
+        versions.len() == 1 && versions[0].trim_ascii() == b"13",
+        "{versions:?}"
+    );
 }
 
 /// A response as parsed, owned.

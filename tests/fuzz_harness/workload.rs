@@ -8,7 +8,8 @@
 //!   with an I/O error was queued and goes out with a later flush; a refused one never does),
 //!   with at most one close, last;
 //! - every message read equals the next one the peer sent, whatever the reads did, as long as
-//!   the peer's stream is well-formed.
+//!   the peer's stream is well-formed;
+//! - a read fails only with an error the stream gave (never `Interrupted`, which is retried).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
@@ -424,7 +425,15 @@ fn read(ws: &mut WebSocket<Mock>, peer: &mut Peer, borrowed: bool, predictable: 
             );
         }
         Err(Error::Io(e)) => {
-            let _ = e;
+            // Only what the mock failed with comes out; an interrupted call is retried inside.
+            use io::ErrorKind::*;
+            assert!(
+                matches!(
+                    e.kind(),
+                    WouldBlock | TimedOut | ConnectionReset | BrokenPipe | WriteZero
+                ),
+                "read failed with an error the stream never gave: {e:?}"
+            );
         }
         Err(Error::Protocol(e)) => {
             assert_eq!(ws.connection().state(), State::Failed);

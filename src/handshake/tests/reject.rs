@@ -39,3 +39,49 @@ fn rejection_refuses_statuses_that_are_not_refusals() {
     }
     assert_eq!(Rejection::forbidden().status(), 403);
 }
+
+#[test]
+fn named_refusals_carry_their_status_and_reason_phrase() {
+    let named = [
+        (Rejection::bad_request(), "400 Bad Request"),
+        (Rejection::unauthorized(), "401 Unauthorized"),
+        (Rejection::forbidden(), "403 Forbidden"),
+        (Rejection::not_found(), "404 Not Found"),
+        (
+            Rejection::internal_server_error(),
+            "500 Internal Server Error",
+        ),
+        (Rejection::service_unavailable(), "503 Service Unavailable"),
+    ];
+    let by_number = [
+        (301, "Moved Permanently"),
+        (302, "Found"),
+        (307, "Temporary Redirect"),
+        (308, "Permanent Redirect"),
+        (408, "Request Timeout"),
+        (429, "Too Many Requests"),
+        (501, "Not Implemented"),
+        (502, "Bad Gateway"),
+        (503, "Service Unavailable"),
+    ]
+    .map(|(status, reason)| {
+        (
+            Rejection::new(status).unwrap(),
+            format!("{status} {reason}"),
+        )
+    });
+    for (rejection, line) in named
+        .into_iter()
+        .map(|(r, l)| (r, l.to_string()))
+        .chain(by_number)
+    {
+        let bytes = rejection.response();
+        let start = format!("HTTP/1.1 {line}\r\n");
+        assert!(
+            bytes.starts_with(start.as_bytes()),
+            "{:?}",
+            String::from_utf8_lossy(&bytes)
+        );
+        assert_eq!(line[..3].parse::<u16>().unwrap(), rejection.status());
+    }
+}
