@@ -3,12 +3,17 @@
 # nginx in front, all on loopback, checked with headless Chromium pages.
 #
 # Usage:
-#   scripts/cluster.sh [--install-only] [--release] [--serve]
+#   scripts/cluster.sh [--install-only] [--release] [--serve | --load]
 #
 #   --install-only   install what is missing, then stop
 #   --release        build the nodes with --release (default: a debug build, quicker to make)
 #   --serve          start everything, print the addresses, and wait for Ctrl-C instead of
 #                    running the checks
+#   --load           the load measurement instead of the checks (not run by CI): a release
+#                    build, Redis and two nodes; chat-load with $LOAD_CLIENTS clients (500)
+#                    sending $LOAD_RATE messages/s (50) for $LOAD_SECS s (10), spread over
+#                    both nodes, then all on one node (the other idle on the bus), then on
+#                    one node without Redis
 #
 # What it does:
 #   1. Installs what is missing: Debian's `redis-server`, `nginx-light` and `chromium`
@@ -41,6 +46,7 @@
 #   INTEROP_HOME      npm install location (default $HOME/.cache/rfc6455-interop)
 #   CHROMIUM          the browser binary (default /usr/bin/chromium)
 #   CARGO_TARGET_DIR  honoured for the build
+#   LOAD_CLIENTS, LOAD_RATE, LOAD_SECS   for --load
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,12 +65,13 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target/cluster}
 case $TARGET in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
 export DEBIAN_FRONTEND=noninteractive
 
-INSTALL_ONLY= RELEASE= SERVE=
+INSTALL_ONLY= RELEASE= SERVE= LOAD=
 while (($#)); do
     case $1 in
         --install-only) INSTALL_ONLY=1 ;;
         --release) RELEASE=1 ;;
         --serve) SERVE=1 ;;
+        --load) LOAD=1 RELEASE=1 ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -191,13 +198,15 @@ install_all() {
     local started=$SECONDS missing=()
     mkdir -p "$INTEROP_HOME" "$LOGS"
     command -v redis-server >/dev/null || [[ -x /usr/bin/redis-server ]] || missing+=(redis-server)
-    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
-    [[ -x $CHROMIUM ]] || missing+=(chromium)
-    command -v npm >/dev/null || missing+=(nodejs npm)
+    if [[ -z $LOAD ]]; then
+        command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+        [[ -x $CHROMIUM ]] || missing+=(chromium)
+        command -v npm >/dev/null || missing+=(nodejs npm)
+    fi
     if ((${#missing[@]})); then
         install_apt "${missing[@]}"
     fi
-    if ! node_ready; then
+    if [[ -z $LOAD ]] && ! node_ready; then
         log "npm install ws@$WS_VERSION playwright-core@$PLAYWRIGHT_VERSION into $NODE_PREFIX"
         mkdir -p "$NODE_PREFIX"
         [[ -f $NODE_PREFIX/package.json ]] || echo '{"private": true}' >"$NODE_PREFIX/package.json"
@@ -214,10 +223,11 @@ install_all() {
 NODE_BIN= REDIS_PORT= REDIS_PID= NGINX_PORT=
 declare -A NODE_PORT NODE_PID
 
-start_node() { # name: starts (or restarts) it on its port
-    local name=$1
+start_node() { # name [--no-redis]: starts (or restarts) it on its port
+    local name=$1 redis=(--redis "redis://127.0.0.1:$REDIS_PORT/")
+    [[ ${2:-} != --no-redis ]] || redis=()
     start_bg "$LOGS/node-$name.log" "$NODE_BIN" "127.0.0.1:${NODE_PORT[$name]}" \
-        --node "$name" --redis "redis://127.0.0.1:$REDIS_PORT/"
+        --node "$name" "${redis[@]}"
     NODE_PID[$name]=$BG_PID
     wait_port "${NODE_PORT[$name]}" "$BG_PID" || {
         tail -n 20 "$LOGS/node-$name.log" >&2
@@ -260,6 +270,22 @@ control() {
     esac
 }
 
+# The load measurement: the same clients over both nodes, on one node, on one node alone.
+load() {
+    local a=ws://127.0.0.1:${NODE_PORT[a]}/ws b=ws://127.0.0.1:${NODE_PORT[b]}/ws
+    local args=(--clients "${LOAD_CLIENTS:-500}" --rate "${LOAD_RATE:-50}" --secs "${LOAD_SECS:-10}")
+    sleep 2 # the nodes find the bus
+    lscpu | grep -E '^(Model name|CPU\(s\)):' | sed 's/  */ /g'
+    echo "== two nodes, Redis between them"
+    "$TARGET/release/chat-load" --nodes "$a,$b" "${args[@]}"
+    echo "== one node on the bus (the other idle)"
+    "$TARGET/release/chat-load" --nodes "$a" "${args[@]}"
+    echo "== one node without Redis"
+    stop_bg "${NODE_PID[a]}"
+    start_node a --no-redis || die "node a did not start"
+    "$TARGET/release/chat-load" --nodes "$a" "${args[@]}"
+}
+
 main() {
     mkdir -p "$LOGS"
     rm -f "$LOGS"/*.log
@@ -270,7 +296,7 @@ main() {
 
     local profile=debug build_started=$SECONDS
     log "cargo build${RELEASE:+ --release} --locked (examples/cluster)"
-    (cd "$MEMBER" && CARGO_TARGET_DIR=$TARGET cargo build --locked ${RELEASE:+--release} --bin chat-node) ||
+    (cd "$MEMBER" && CARGO_TARGET_DIR=$TARGET cargo build --locked ${RELEASE:+--release} --bins) ||
         die "the build failed"
     [[ -z $RELEASE ]] || profile=release
     NODE_BIN=$TARGET/$profile/chat-node
@@ -285,6 +311,10 @@ main() {
     start_node a || die "node a did not start"
     start_node b || die "node b did not start"
     start_redis || die "redis-server did not start"
+    if [[ -n $LOAD ]]; then
+        load
+        return
+    fi
     start_nginx || die "nginx did not start"
     log "redis 127.0.0.1:$REDIS_PORT; node a http://127.0.0.1:${NODE_PORT[a]}/;" \
         "node b http://127.0.0.1:${NODE_PORT[b]}/; nginx http://127.0.0.1:$NGINX_PORT/"
