@@ -190,7 +190,7 @@ async fn send(
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let total = (rate * secs).round() as u64;
-    let mut sent = 0;
+    let (mut sent, mut refused) = (0, 0);
     for k in 0..total {
         tick.tick().await;
         let slot = usize::try_from(k).unwrap_or(0) % writers.len();
@@ -198,8 +198,16 @@ async fn send(
         let text = format!("t={};s={i}", origin.elapsed().as_micros());
         match writer.send_text(&text).await {
             Ok(()) => sent += 1,
-            Err(e) => eprintln!("chat-load: client {i}: {e}"),
+            Err(e) => {
+                if refused == 0 {
+                    eprintln!("chat-load: client {i}: {e} (and further refusals are only counted)");
+                }
+                refused += 1;
+            }
         }
+    }
+    if refused > 0 {
+        eprintln!("chat-load: {refused} sends refused by closed clients");
     }
     sent
 }
@@ -287,9 +295,15 @@ fn report(options: &Options, sent: u64, seen: &mut Seen, closed: &[u16]) {
         );
     }
     if !closed.is_empty() {
+        let mut codes = std::collections::BTreeMap::new();
+        for code in closed {
+            *codes.entry(code).or_insert(0) += 1;
+        }
+        let codes: Vec<String> = codes.iter().map(|(c, n)| format!("{n} x {c}")).collect();
         println!(
-            "  {} client(s) closed by the node, codes {closed:?}",
-            closed.len()
+            "  {} client(s) closed by the node: {}",
+            closed.len(),
+            codes.join(", ")
         );
     }
 }
