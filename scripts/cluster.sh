@@ -101,7 +101,7 @@ stop_group() { # pid [signal]: signal its process group (TERM by default), then 
         sleep 0.1
     done
     kill -KILL -- "-$pid" 2>/dev/null || true
-    { wait "$pid"; } 2>/dev/null || true # without bash's "Killed" notice
+    wait "$pid" 2>/dev/null || true
 }
 cleanup() {
     local pid

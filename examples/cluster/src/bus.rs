@@ -81,27 +81,26 @@ async fn within<T>(
 /// Returns only when the room's sending side is gone.
 pub async fn run(room: Arc<Room>, client: redis::Client, mut outgoing: mpsc::Receiver<Text>) {
     let mut backoff = BACKOFF.0;
-    let mut was_up = true; // so that a Redis down at start is logged once
+    let mut first = true;
     loop {
-        let started = Instant::now();
         let result = session(&room, &client, &mut outgoing).await;
+        let lost = room.is_bus_up(); // this session had reached the bus
         room.set_bus_up(false);
         match result {
             Ok(()) => return,
-            Err(e) if was_up || started.elapsed() > EXPIRY => {
-                eprintln!(
-                    "node {}: Redis unreachable ({e}); serving the local room, retrying",
-                    room.node()
-                );
-            }
+            // Logged when the bus is lost, or not there at start; not at every retry.
+            Err(e) if lost || first => eprintln!(
+                "node {}: Redis unreachable ({e}); serving the local room, retrying",
+                room.node()
+            ),
             Err(_) => {}
         }
-        was_up = false;
-        if started.elapsed() > EXPIRY {
-            backoff = BACKOFF.0; // the last session lasted: start the backoff again
+        first = false;
+        if lost {
+            backoff = BACKOFF.0; // a new outage: start the backoff again
         }
-        // Full jitter over the upper half: nodes that lost Redis together do not retry together.
-        let wait = backoff.mul_f64(0.5 + fastrand_unit() / 2.0);
+        // Jitter over the upper half: nodes that lost Redis together do not retry together.
+        let wait = backoff.mul_f64(0.5 + jitter_unit() / 2.0);
         let until = Instant::now() + wait;
         while Instant::now() < until {
             room.expire_remote(EXPIRY);
@@ -207,9 +206,9 @@ async fn heartbeat(room: &Room, conn: &mut MultiplexedConnection) -> Result<(), 
     Ok(())
 }
 
-/// A number in [0, 1) for jitter, from the clock's low bits and a counter: good enough to
-/// keep nodes apart, with no dependency for it.
-fn fastrand_unit() -> f64 {
+/// A number in [0, 1) for jitter: the current time hashed with std's randomly keyed hasher
+/// (a fresh key each call). Good enough to keep nodes apart, with no dependency for it.
+fn jitter_unit() -> f64 {
     use std::hash::{BuildHasher, RandomState};
     let bits = RandomState::new().hash_one(Instant::now());
     (bits >> 11) as f64 / (1u64 << 53) as f64
