@@ -71,6 +71,8 @@ async function open(context, url, nick) {
 }
 const logHas = (p, text) => p.page.evaluate((t) =>
   [...document.querySelectorAll('#log li')].some((li) => li.textContent.includes(t)), text);
+const logCount = (p, text) => p.page.evaluate((t) =>
+  [...document.querySelectorAll('#log li')].filter((li) => li.textContent.includes(t)).length, text);
 const onlineList = (p) => p.page.evaluate(() =>
   [...document.querySelectorAll('#online li')].map((li) => li.textContent));
 const waitLog = (p, text, timeout = 5000) =>
@@ -125,6 +127,14 @@ async function run(context) {
     await say(bob, 'Hi Alice, from node b');
     await waitLog(alice, 'bob: Hi Alice, from node b');
     return 'a -> b and b -> a';
+  });
+  await check('1 each event arrives once (a node skips its own events coming back from Redis)', async () => {
+    await sleep(300); // time for a duplicate to show
+    const counts = [await logCount(alice, 'Hello Bob, from node a'), await logCount(bob, 'Hello Bob, from node a'),
+      await logCount(alice, 'Hi Alice, from node b'), await logCount(bob, 'Hi Alice, from node b'),
+      await logCount(alice, 'bob joined')];
+    if (counts.some((n) => n !== 1)) throw new Error(`counts ${counts.join(', ')} (each should be 1)`);
+    return 'both messages once in each page (the sender\'s own line included), "bob joined" once';
   });
   await check('1 join and leave from the other node', async () => {
     const eve = await open(context, urlB, 'eve');
