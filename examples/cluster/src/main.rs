@@ -80,6 +80,7 @@ impl From<rfc6455::tokio::Error> for NodeError {
     }
 }
 
+/// How to call the node.
 const USAGE: &str = "usage: chat-node ADDR --node NAME [--redis redis://HOST:PORT/]";
 
 /// The command line.
@@ -89,6 +90,7 @@ struct Options {
     redis: Option<String>,
 }
 
+/// Parses the command line.
 fn options() -> Result<Options, NodeError> {
     let mut args = std::env::args().skip(1);
     let (mut addr, mut node, mut redis) = (None, None, None);
@@ -136,6 +138,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// Starts the bus task, then accepts connections until the process is stopped.
 async fn run() -> Result<(), NodeError> {
     let options = options()?;
     let (bus, outgoing) = mpsc::channel(BUS_QUEUE);
@@ -187,6 +190,7 @@ async fn run() -> Result<(), NodeError> {
     }
 }
 
+/// One TCP connection: the WebSocket at `/ws`, plain HTTP otherwise.
 async fn handle(stream: TcpStream, room: &Room, acceptor: &Acceptor) -> Result<(), NodeError> {
     let _ = stream.set_nodelay(true);
     let Some(target) = http::peek_request_target(&stream).await? else {
@@ -199,6 +203,7 @@ async fn handle(stream: TcpStream, room: &Room, acceptor: &Acceptor) -> Result<(
     }
 }
 
+/// The next member id on this node.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A WebSocket client joins the room: this task reads, a second one writes.

@@ -163,6 +163,7 @@ impl Room {
         }
     }
 
+    /// Replaces the other nodes' members, announcing those of vanished nodes as gone.
     fn replace_remote(&self, inner: &mut Inner, remote: BTreeMap<String, Vec<String>>) {
         let old = std::mem::replace(&mut inner.remote, remote);
         for (node, nicks) in old {
@@ -216,6 +217,7 @@ impl Room {
 }
 
 impl Inner {
+    /// Everyone online, sorted: local members and the other nodes'.
     fn online(&self) -> Vec<String> {
         let mut online: Vec<String> = self.members.values().map(|m| m.nick.clone()).collect();
         online.extend(self.remote.values().flatten().cloned());

@@ -59,6 +59,7 @@ struct Options {
     secs: f64,
 }
 
+/// Parses the command line.
 fn options() -> Result<Options, LoadError> {
     let mut options = Options {
         nodes: Vec::new(),
@@ -104,6 +105,7 @@ struct Seen {
     closed: Option<u16>,
 }
 
+/// Prints a failure with its message (`Display`), not its `Debug` form.
 fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -124,6 +126,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// Connects the clients, sends for the run's duration, collects and reports.
 async fn run() -> Result<(), LoadError> {
     let options = options()?;
     let n = options.nodes.len();
@@ -266,6 +269,7 @@ fn quantile(sorted: &[u32], q: f64) -> f64 {
     f64::from(sorted[index]) / 1000.0
 }
 
+/// Prints the run's figures.
 fn report(options: &Options, sent: u64, seen: &mut Seen, closed: &[u16]) {
     let expected = sent * (options.clients as u64 - 1);
     let delivered = (seen.cross.len() + seen.same.len()) as u64;
