@@ -37,7 +37,8 @@
 #      5  a message over 64 KiB is closed with 1009; a client that stops reading is dropped
 #         with 1013
 #      and then: no node crashed (both still run, no panic in their logs).
-#   Logs: target/cluster-logs.
+#   Logs: target/cluster-logs, with a screenshot of the page that moved from node a to node b
+#   (cluster.png; docs/cluster.png is one).
 #
 # Exit status: 0 when every case passed; 1 when one failed; other non-zero when an install
 # or the build failed.
@@ -329,7 +330,7 @@ main() {
     mkfifo "$WORK/in" "$WORK/out"
     NODE_PATH=$NODE_PREFIX/node_modules timeout 240 node "$HELPERS/browser_cluster.js" \
         "http://127.0.0.1:${NODE_PORT[a]}/" "http://127.0.0.1:${NODE_PORT[b]}/" \
-        "http://127.0.0.1:$NGINX_PORT/" "$CHROMIUM" \
+        "http://127.0.0.1:$NGINX_PORT/" "$CHROMIUM" "$LOGS/cluster.png" \
         <"$WORK/in" >"$WORK/out" 2>"$LOGS/browser.log" &
     driver_pid=$!
     PIDS+=("$driver_pid")

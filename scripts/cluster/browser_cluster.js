@@ -2,7 +2,7 @@
 // `PASS case: detail` or `FAIL case: why`; asks the script to kill and start processes with
 // lines `CTL <command>` on stdout and waits for the script's `done` on stdin.
 //
-// Usage: node browser_cluster.js NODE_A_URL NODE_B_URL NGINX_URL /usr/bin/chromium
+// Usage: node browser_cluster.js NODE_A_URL NODE_B_URL NGINX_URL /usr/bin/chromium SHOT.png
 //        (NODE_PATH must find `playwright-core` and `ws`).
 //
 // Pages loaded from a node's own address stay on that node (alice on a, bob on b); pages
@@ -16,7 +16,7 @@ const readline = require('readline');
 const { chromium } = require('playwright-core');
 const WebSocket = require('ws');
 
-const [urlA, urlB, urlNginx, executablePath] = process.argv.slice(2);
+const [urlA, urlB, urlNginx, executablePath, screenshot] = process.argv.slice(2);
 const EXPIRY_MS = 5000;    // the presence expiry of the nodes (bus.rs)
 const HEARTBEAT_MS = 1000; // their heartbeat
 let failed = false;
@@ -205,6 +205,7 @@ async function run(context) {
     await waitLog(bob, 'alice left (node a went away)');
     const list = await onlineList(bob);
     if (list.join() !== 'bob,carol,dave') throw new Error(`bob's list: ${list.join(', ')}`);
+    await onA.page.screenshot({ path: screenshot });
     return `alice left every list ${gone} ms after the kill (bound: expiry ${EXPIRY_MS} ms + a ${HEARTBEAT_MS} ms heartbeat); bob's list: ${list.join(', ')}`;
   });
 
