@@ -978,7 +978,7 @@ print("closed", ws.close_code)
     #[test]
     fn python_websockets_client_to_our_tls_server() {
         let Some(python) = python() else {
-            eprintln!("skipped: python3 is not available");
+            super::support::skip("python3 with websockets is not available");
             return;
         };
         let dir = pem_dir();
@@ -1016,7 +1016,7 @@ with serve(echo, "127.0.0.1", 0, ssl=ctx, max_size=None) as server:
     #[test]
     fn our_client_to_a_python_websockets_tls_server() {
         let Some(python) = python() else {
-            eprintln!("skipped: python3 is not available");
+            super::support::skip("python3 with websockets is not available");
             return;
         };
         let dir = pem_dir();

@@ -1,6 +1,7 @@
 //! What the integration tests share. Every listener binds 127.0.0.1:0.
 //!
-//! - here: the guard timeout, loopback servers in threads, an echo loop;
+//! - here: the guard timeout, loopback servers in threads, an echo loop, skipping a test
+//!   whose outside tool is missing (never under CI);
 //! - [`frames`]: frame bytes built and decoded by hand (any bits, lengths in any form);
 //! - [`raw`]: raw peers that speak the handshake and the wire format by hand, to misbehave
 //!   on purpose or to check bytes on the wire;
@@ -20,6 +21,18 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use rfc6455::blocking::{Message, WebSocket};
+
+/// Skips a test whose outside tool is missing, saying why; under CI (`CI` set and not
+/// `false`), where every tool is installed, the test fails instead, so that a skip is never
+/// counted as a pass there.
+pub fn skip(why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+    assert!(
+        !ci,
+        "CI runs every test, but this one would be skipped: {why}"
+    );
+    eprintln!("skipped: {why}");
+}
 
 /// A bound on every blocking wait, so a bug fails a test instead of hanging it.
 pub const GUARD: Duration = Duration::from_secs(10);
