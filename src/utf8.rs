@@ -62,11 +62,6 @@ impl Utf8Validator {
         self.len = 0;
         if complete { Ok(()) } else { Err(InvalidUtf8) }
     }
-
-    /// Forgets any unfinished code point.
-    pub(crate) fn reset(&mut self) {
-        self.len = 0;
-    }
 }
 
 #[cfg(test)]

@@ -313,7 +313,8 @@ impl Connection {
                 return Err(ProtocolError::ExpectedContinuation(header.opcode));
             }
             self.msg_len = 0;
-            self.utf8.reset();
+            // The validator holds nothing here: every text message so far ended with
+            // `finish`, which fails on an unfinished code point and empties it.
             if self.msg.capacity() > SHRINK_ABOVE {
                 self.msg = Vec::new();
             }

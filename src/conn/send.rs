@@ -100,10 +100,9 @@ impl Connection {
         let first = self.send_kind.is_none();
         let kind = self.send_kind.unwrap_or(kind);
         if kind == MessageKind::Text {
+            // A copy, kept only if the fragment is valid; empty when a message starts (the
+            // last one ended with `finish`).
             let mut check = self.send_utf8;
-            if first {
-                check.reset();
-            }
             check.feed(data).map_err(|_| SendError::InvalidUtf8)?;
             if fin {
                 check.finish().map_err(|_| SendError::InvalidUtf8)?;
