@@ -245,8 +245,8 @@ pub fn client_accept(
 ) -> Result<Negotiated, NegotiationError> {
     check_config(config)?;
     let p = Params::parse(answer)?;
+    // A window larger than we asked for (or than 15 bits, if we did not ask) is refused.
     if let Some(bits) = p.server_max_window_bits
-        && config.peer_window_bits < 15
         && bits > config.peer_window_bits
     {
         return Err(NegotiationError::InvalidValue(

@@ -65,6 +65,24 @@ fn invalid_local_config_is_an_error() {
             Err(NegotiationError::InvalidConfig(_))
         ));
     }
+    // The ends of each range are valid.
+    for config in [
+        DeflateConfig {
+            level: 9,
+            own_window_bits: 9,
+            peer_window_bits: 15,
+            ..DeflateConfig::default()
+        },
+        DeflateConfig {
+            level: 0,
+            own_window_bits: 15,
+            peer_window_bits: 9,
+            ..DeflateConfig::default()
+        },
+    ] {
+        assert!(client_offer(&config).is_ok(), "{config:?}");
+        assert!(server_accept(&config, &[]).is_ok(), "{config:?}");
+    }
 }
 
 #[test]
