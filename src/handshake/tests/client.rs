@@ -86,6 +86,53 @@ fn client_returns_a_refusal_once_its_content_length_body_arrived() {
 }
 
 #[test]
+fn client_reads_a_refusal_body_to_the_cap_when_content_length_is_not_digits() {
+    // `+5` parses as a number in Rust, but is not a Content-Length (RFC 9110 section 8.6):
+    // the body is read to max_body_bytes or the end of the stream, not stopped at 5 bytes.
+    let mut client = new_client();
+    let head = b"HTTP/1.1 403 Forbidden\r\nContent-Length: +5\r\n\r\nnope!";
+    assert!(client.recv(head).unwrap().is_none());
+    let HandshakeError::Response(ResponseError::Rejected { body, .. }) = client.recv_eof() else {
+        panic!("not a refusal");
+    };
+    assert_eq!(body, b"nope!");
+}
+
+#[test]
+fn client_options_limits_apply_to_the_response() {
+    let url = Url::parse("ws://example.com/chat").unwrap();
+    let limits = Limits {
+        max_line_bytes: 40,
+        ..Limits::default()
+    };
+    let options = ClientOptions::new().limits(limits);
+    let mut client = ClientHandshake::new(&url, &options, KEY).unwrap();
+    let long = format!("HTTP/1.1 101 {}\r\n\r\n", "x".repeat(40));
+    assert_eq!(
+        client.recv(long.as_bytes()).unwrap_err(),
+        HandshakeError::Response(ResponseError::Header(HeaderError::StartLineTooLong {
+            limit: 40
+        }))
+    );
+}
+
+#[test]
+fn response_headers_are_listed_in_order_with_values_trimmed() {
+    let response = client_recv(&resp("", &["X-Server:  rfc6455 ", "x-server: again"])).unwrap();
+    let headers: Vec<(&str, &[u8])> = response.headers().collect();
+    assert_eq!(
+        headers,
+        [
+            ("Upgrade", &b"websocket"[..]),
+            ("Connection", b"Upgrade"),
+            ("Sec-WebSocket-Accept", ACCEPT.as_bytes()),
+            ("X-Server", b"rfc6455"),
+            ("x-server", b"again"),
+        ]
+    );
+}
+
+#[test]
 fn client_caps_a_huge_refusal_body() {
     for head in [
         &b"HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n"[..],
