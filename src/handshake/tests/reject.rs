@@ -85,3 +85,30 @@ fn named_refusals_carry_their_status_and_reason_phrase() {
         assert_eq!(line[..3].parse::<u16>().unwrap(), rejection.status());
     }
 }
+
+#[test]
+fn a_connection_header_given_replaces_connection_close() {
+    let count = |bytes: &[u8], header: &str| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with(header))
+            .count()
+    };
+    let mine = Rejection::service_unavailable()
+        .header("Connection", "keep-alive")
+        .response();
+    assert_eq!(count(&mine, "connection:"), 1);
+    assert!(mine.windows(22).any(|w| w == b"Connection: keep-alive"));
+    let plain = Rejection::service_unavailable().response();
+    assert_eq!(count(&plain, "connection:"), 1);
+    assert!(plain.windows(17).any(|w| w == b"Connection: close"));
+    // The 426 a server answers an unsupported version with says both in one header.
+    let err = server_recv(&set("Sec-WebSocket-Version", "8")).unwrap_err();
+    let answer = err.response().unwrap();
+    assert_eq!(count(&answer, "connection:"), 1);
+    assert!(
+        answer
+            .windows(26)
+            .any(|w| w == b"Connection: Upgrade, close")
+    );
+}
