@@ -58,11 +58,16 @@ fn named_refusals_carry_their_status_and_reason_phrase() {
         (302, "Found"),
         (307, "Temporary Redirect"),
         (308, "Permanent Redirect"),
+        (405, "Method Not Allowed"),
         (408, "Request Timeout"),
+        (414, "URI Too Long"),
+        (426, "Upgrade Required"),
         (429, "Too Many Requests"),
+        (431, "Request Header Fields Too Large"),
         (501, "Not Implemented"),
         (502, "Bad Gateway"),
         (503, "Service Unavailable"),
+        (505, "HTTP Version Not Supported"),
     ]
     .map(|(status, reason)| {
         (
