@@ -39,7 +39,6 @@ fi
 areas=("$@")
 ((${#areas[@]})) || areas=(frame utf8 deflate handshake conn)
 
-lib_tests=(--cargo-arg=--lib)
 for area in "${areas[@]}"; do
     case $area in
         frame) files=(src/frame.rs) tests=(connection messages) ;;
@@ -51,7 +50,7 @@ for area in "${areas[@]}"; do
         *) echo "unknown area '$area' (frame, utf8, deflate, handshake, conn)" >&2; exit 2 ;;
     esac
     args=(--no-shuffle --all-features --jobs "${MUTANTS_JOBS:-1}" --timeout 120
-        --output "target/mutants/$area" "${lib_tests[@]}" "${diff_args[@]}")
+        --output "target/mutants/$area" --cargo-arg=--lib "${diff_args[@]}")
     for f in "${files[@]}"; do args+=(--file "$f"); done
     for t in "${tests[@]}"; do args+=("--cargo-arg=--test=$t"); done
     # Mutants inside the unit test modules are not mutants of the core.
