@@ -125,18 +125,18 @@ fn text(url: &str) -> Outcome {
 }
 
 fn binary(url: &str) -> Outcome {
-    echo(url, Message::Binary(pattern(1000)))
+    echo(url, Message::Binary(pattern(1000).into()))
 }
 
 fn empty(url: &str) -> Outcome {
     echo(url, Message::Text(String::new()))?;
-    echo(url, Message::Binary(Vec::new()))?;
+    echo(url, Message::binary(Vec::new()))?;
     Ok("empty text and empty binary echoed".into())
 }
 
 fn big(url: &str, len: usize) -> Outcome {
     let started = Instant::now();
-    echo(url, Message::Binary(pattern(len)))?;
+    echo(url, Message::Binary(pattern(len).into()))?;
     Ok(format!(
         "{len} bytes echoed intact in {:.2?}",
         started.elapsed()
@@ -155,7 +155,7 @@ fn fragmented_send(url: &str) -> Outcome {
     );
     ws.send_binary(&pattern(5000))?;
     ensure!(
-        next_data(&mut ws)? == Message::Binary(pattern(5000)),
+        next_data(&mut ws)? == Message::Binary(pattern(5000).into()),
         "binary echo differs"
     );
     ws.close(CloseCode::NORMAL, "")?;

@@ -121,18 +121,18 @@ async fn text(url: String) -> Outcome {
 }
 
 async fn binary(url: String) -> Outcome {
-    echo(&url, Message::Binary(pattern(1000))).await
+    echo(&url, Message::Binary(pattern(1000).into())).await
 }
 
 async fn empty(url: String) -> Outcome {
     echo(&url, Message::Text(String::new())).await?;
-    echo(&url, Message::Binary(Vec::new())).await?;
+    echo(&url, Message::binary(Vec::new())).await?;
     Ok("empty text and empty binary echoed".into())
 }
 
 async fn big(url: String, len: usize) -> Outcome {
     let started = Instant::now();
-    echo(&url, Message::Binary(pattern(len))).await?;
+    echo(&url, Message::Binary(pattern(len).into())).await?;
     Ok(format!(
         "{len} bytes echoed intact in {:.2?}",
         started.elapsed()

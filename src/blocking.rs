@@ -40,9 +40,6 @@ mod split;
 mod timers;
 mod tls;
 
-use alloc::string::String;
-use alloc::vec::Vec;
-
 pub use client::{ClientBuilder, connect};
 pub use error::Error;
 use error::is_timeout;
@@ -62,33 +59,4 @@ pub use tls::TlsStream;
 #[cfg(all(feature = "tls", feature = "tokio"))]
 pub(crate) use tls::default_client_config as default_tls_client_config;
 
-use crate::conn::Event;
-use crate::frame::CloseCode;
-
-/// An owned message, as [`WebSocket::read`] returns it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Message {
-    /// A text message.
-    Text(String),
-    /// A binary message.
-    Binary(Vec<u8>),
-    /// A ping (already answered unless auto-pong is off).
-    Ping(Vec<u8>),
-    /// A pong.
-    Pong(Vec<u8>),
-    /// The peer's close frame (already answered); the code is 1005 when it had none.
-    Close(CloseCode, String),
-}
-
-impl From<Event<'_>> for Message {
-    fn from(event: Event<'_>) -> Message {
-        match event {
-            // Copied in pieces: see `crate::copy`.
-            Event::Text(text) => Message::Text(crate::copy::to_string(text)),
-            Event::Binary(data) => Message::Binary(crate::copy::to_vec(data)),
-            Event::Ping(data) => Message::Ping(data.to_vec()),
-            Event::Pong(data) => Message::Pong(data.to_vec()),
-            Event::Close(frame) => Message::Close(frame.code, frame.reason.into()),
-        }
-    }
-}
+pub use crate::message::{Message, Payload};

@@ -8,6 +8,7 @@
 //! - [`timers`]: keepalive, idle, close and read deadlines, with time passed in;
 //! - [`extension`]: the one seam for extensions (permessage-deflate).
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -20,6 +21,7 @@ use crate::utf8::Utf8Validator;
 
 mod close;
 mod extension;
+mod message;
 mod recv;
 mod send;
 #[cfg(test)]
@@ -244,6 +246,13 @@ pub struct Connection {
     ready: Option<Ready>,
     ready_at: (usize, usize),
     close_code: CloseCode,
+    /// The receive buffer last lent to a [`Payload`](crate::Payload), taken back for a later
+    /// one once that payload is dropped (see `message.rs`).
+    lent: Option<Arc<Vec<u8>>>,
+    /// The size of the last large frame received, header included: the read after it stops
+    /// there, so that a stream of large frames is read one frame per read and each can be
+    /// lent without copying the start of the next (see `message.rs`).
+    read_hint: usize,
 
     // Send side: `out[out_pos..]` waits to be written.
     out: Vec<u8>,
@@ -321,6 +330,8 @@ impl Connection {
             ready: None,
             ready_at: (0, 0),
             close_code: CloseCode::NO_STATUS,
+            lent: None,
+            read_hint: usize::MAX,
             out: Vec::new(),
             out_pos: 0,
             pong_end: None,

@@ -8,7 +8,6 @@
 //! 64 KiB message 2x that of a raw TCP echo. Below the threshold `memcpy` uses vector moves,
 //! which do not mind, so large copies go in 2 KiB pieces; the extra calls cost about 1%.
 
-#[cfg(feature = "std")]
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -29,7 +28,6 @@ pub(crate) fn extend(out: &mut Vec<u8>, data: &[u8]) {
 }
 
 /// `data.to_vec()`.
-#[cfg(feature = "std")]
 pub(crate) fn to_vec(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     extend(&mut out, data);
@@ -37,7 +35,6 @@ pub(crate) fn to_vec(data: &[u8]) -> Vec<u8> {
 }
 
 /// `String::from(text)`, cut at character boundaries.
-#[cfg(feature = "std")]
 pub(crate) fn to_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

@@ -78,6 +78,7 @@ pub mod frame;
 pub mod fuzzing;
 pub mod handshake;
 pub mod mask;
+mod message;
 pub mod proxy;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -87,6 +88,7 @@ pub use config::{Config, DEFAULT_CLOSE_TIMEOUT, Keepalive};
 pub use conn::{CloseFrame, Connection, Event, FrameHead, MessageKind, Role, State, Teardown};
 pub use error::{ProtocolError, SendError, TimeoutError};
 pub use frame::CloseCode;
+pub use message::{Message, Payload};
 
 /// The README's examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

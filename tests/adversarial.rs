@@ -751,7 +751,7 @@ fn frames_in_the_request_segment_are_delivered() {
         join(server),
         vec![
             Message::Text("first".into()),
-            Message::Binary(vec![0, 1]),
+            Message::Binary(vec![0, 1].into()),
             Message::Ping(b"p".to_vec())
         ]
     );
@@ -1110,7 +1110,7 @@ fn frame_and_message_limits_are_exact() {
         ]
         .concat(),
     );
-    assert_eq!(seen[0], Ok(Message::Binary(vec![1; 1000])));
+    assert_eq!(seen[0], Ok(Message::Binary(vec![1; 1000].into())));
     let error = ProtocolError::Frame(FrameError::TooLong {
         len: 1001,
         max: 1000,
@@ -1677,7 +1677,7 @@ fn a_read_interrupted_at_every_offset_resumes_exactly() {
         }
         assert_eq!(
             ws.read().unwrap(),
-            Some(Message::Binary(payload.clone())),
+            Some(Message::Binary(payload.clone().into())),
             "offset {stop}"
         );
     }
@@ -1711,7 +1711,7 @@ fn a_read_interrupted_at_every_offset_resumes_exactly() {
         ws.set_read_timeout(Some(GUARD));
         assert_eq!(
             ws.read().unwrap(),
-            Some(Message::Binary(payload.clone())),
+            Some(Message::Binary(payload.clone().into())),
             "offset {at}"
         );
         ws.set_read_timeout(Some(Duration::from_millis(100)));

@@ -954,7 +954,10 @@ asyncio.run(main())
         assert_eq!(ws.read().unwrap(), Some(Message::Text(text.clone())));
     }
     ws.send_binary(&[7; 100_000]).unwrap();
-    assert_eq!(ws.read().unwrap(), Some(Message::Binary(vec![7; 100_000])));
+    assert_eq!(
+        ws.read().unwrap(),
+        Some(Message::Binary(vec![7; 100_000].into()))
+    );
     ws.close(rfc6455::CloseCode::NORMAL, "").unwrap();
     let _ = child.kill();
     let _ = child.wait();

@@ -108,10 +108,10 @@ fn data_messages_of_every_length_encoding_echo_byte_for_byte() {
         ws.send_binary(&data).expect("send binary");
         let echoed = ws.read().expect("read binary echo");
         assert!(
-            echoed == Some(Message::Binary(data.clone())),
+            echoed == Some(Message::Binary(data.clone().into())),
             "binary of {len} bytes came back different"
         );
-        sent.push(Message::Binary(data));
+        sent.push(Message::Binary(data.into()));
     }
     ws.close(CloseCode::NORMAL, "").expect("close");
     let mut received = join(server);
@@ -226,12 +226,12 @@ fn fragmented_messages_are_delivered_whole_both_ways() {
     ws.send_text(&text).expect("send text");
     ws.send_binary(&data).expect("send binary");
     assert!(ws.read().expect("read") == Some(Message::Text(text.clone())));
-    assert!(ws.read().expect("read") == Some(Message::Binary(data.clone())));
+    assert!(ws.read().expect("read") == Some(Message::Binary(data.clone().into())));
     ws.close(CloseCode::NORMAL, "").expect("close");
     let received = join(server);
     assert_eq!(received.len(), 3);
     assert!(received[0] == Message::Text(text));
-    assert!(received[1] == Message::Binary(data));
+    assert!(received[1] == Message::Binary(data.into()));
 }
 
 /// `Connection::send_fragment` through `WebSocket::into_parts`: a text message split inside a
@@ -707,7 +707,7 @@ fn numbered(i: usize) -> Message {
     if i.is_multiple_of(2) {
         Message::Text(body)
     } else {
-        Message::Binary(body.into_bytes())
+        Message::Binary(body.into_bytes().into())
     }
 }
 
@@ -1170,7 +1170,7 @@ fn frames_pipelined_after_the_request_are_delivered_first() {
     assert_eq!((echo.opcode, echo.payload), (0x8, close_payload(1000, "")));
     let (first, second, close, end) = join(server);
     assert_eq!(first, Some(Message::Text("pipelined ✓".into())));
-    assert_eq!(second, Some(Message::Binary(vec![0, 1, 2, 3, 255])));
+    assert_eq!(second, Some(Message::Binary(vec![0, 1, 2, 3, 255].into())));
     assert_eq!(
         close,
         Some(Message::Close(CloseCode::NORMAL, String::new()))
@@ -1226,7 +1226,10 @@ fn read_timeout_in_the_middle_of_a_frame_resumes_exactly() {
     stream.write_all(&frame[split..]).expect("second half");
     let (timeouts, message) = join(server);
     assert!(timeouts >= 1, "no read timed out");
-    assert!(message == Message::Binary(payload), "message corrupted");
+    assert!(
+        message == Message::Binary(payload.into()),
+        "message corrupted"
+    );
 }
 
 /// A raw server that sends a binary frame in two halves, 200 ms apart; returns the stream so
@@ -1273,7 +1276,10 @@ fn client_read_timeout_in_the_middle_of_a_frame_resumes_exactly() {
     let (timeouts, message) = read_through_timeouts(|| ws.read());
     drop(join(server));
     assert!(timeouts >= 1, "no read timed out");
-    assert!(message == Message::Binary(payload), "message corrupted");
+    assert!(
+        message == Message::Binary(payload.into()),
+        "message corrupted"
+    );
 }
 
 /// The same through a split `Reader`.
@@ -1286,7 +1292,10 @@ fn split_reader_read_timeout_in_the_middle_of_a_frame_resumes_exactly() {
     let (timeouts, message) = read_through_timeouts(|| reader.read());
     drop(join(server));
     assert!(timeouts >= 1, "no read timed out");
-    assert!(message == Message::Binary(payload), "message corrupted");
+    assert!(
+        message == Message::Binary(payload.into()),
+        "message corrupted"
+    );
 }
 
 /// `WebSocket::set_read_timeout` and `Reader::set_read_timeout` document "a retryable

@@ -90,7 +90,7 @@ mod tls {
         ws.send_binary(&[0, 1, 2, 255]).expect("send binary");
         assert_eq!(
             ws.read().expect("read"),
-            Some(Message::Binary(vec![0, 1, 2, 255]))
+            Some(Message::Binary(vec![0, 1, 2, 255].into()))
         );
         let big = megabyte();
         ws.send_binary(&big).expect("send 1 MiB");

@@ -42,7 +42,7 @@ async fn client_and_server_exchange_messages_and_close_cleanly() {
     client.send_binary(&big).await.expect("send big");
     assert_eq!(
         client.read().await.expect("read big"),
-        Some(Message::Binary(big))
+        Some(Message::Binary(big.into()))
     );
     client.send_ping(b"p").await.expect("ping");
     assert_eq!(
@@ -190,13 +190,13 @@ async fn sink_send_all_then_close() {
     });
     let mut client = ws::connect(&url).await.expect("connect");
     let mut messages =
-        futures_util::stream::iter((0..50).map(|i| Ok(Message::Binary(vec![i; 1000]))));
+        futures_util::stream::iter((0..50).map(|i| Ok(Message::Binary(vec![i; 1000].into()))));
     client.send_all(&mut messages).await.expect("send_all");
     SinkExt::close(&mut client).await.expect("close");
     let seen = server.await.expect("join").expect("server");
     assert_eq!(seen.len(), 51);
     for (i, message) in seen.iter().take(50).enumerate() {
-        assert_eq!(message, &Message::Binary(vec![i as u8; 1000]));
+        assert_eq!(message, &Message::Binary(vec![i as u8; 1000].into()));
     }
     assert_eq!(seen[50], Message::Close(CloseCode::NORMAL, String::new()));
 }
@@ -364,7 +364,7 @@ async fn a_send_waits_for_room_under_the_cap() {
     while got < sent {
         assert_eq!(
             raw_event(&mut raw, &mut peer).await,
-            Some(Message::Binary(vec![7; 1000]))
+            Some(Message::Binary(vec![7; 1000].into()))
         );
         got += 1;
     }

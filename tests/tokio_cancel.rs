@@ -159,7 +159,7 @@ async fn cancelled_reads_lose_nothing() {
                     peer.send_fragment(MessageKind::Binary, b, true)
                         .expect("frag");
                     expected.push(Message::Ping(b"mid".to_vec()));
-                    expected.push(Message::Binary(data));
+                    expected.push(Message::Binary(data.into()));
                 }
                 2 => {
                     let text: String = data.iter().map(|b| char::from(b'a' + b % 26)).collect();
@@ -168,7 +168,7 @@ async fn cancelled_reads_lose_nothing() {
                 }
                 _ => {
                     peer.send_binary(&data).expect("binary");
-                    expected.push(Message::Binary(data));
+                    expected.push(Message::Binary(data.into()));
                 }
             }
         }

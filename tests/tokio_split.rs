@@ -135,7 +135,7 @@ async fn the_reader_answers_pings_while_the_writer_waits_on_a_slow_peer() {
     // The peer reads again: the big message, whole, then the pong queued behind it.
     assert_eq!(
         within(raw_event(&mut raw, &mut peer)).await,
-        Some(Message::Binary(expected))
+        Some(Message::Binary(expected.into()))
     );
     let mut writer = within(sending).await.expect("join");
     // The pong goes out with the next write of either half.

@@ -101,7 +101,7 @@ mod tls {
         ws.send_binary(&[0, 1, 2, 255]).await.expect("send binary");
         assert_eq!(
             ws.read().await.expect("read"),
-            Some(Message::Binary(vec![0, 1, 2, 255]))
+            Some(Message::Binary(vec![0, 1, 2, 255].into()))
         );
         let big = megabyte();
         ws.send_binary(&big).await.expect("send 1 MiB");
@@ -183,7 +183,7 @@ mod tls {
             for i in 0..200u32 {
                 let mut message = sent.clone();
                 message.extend_from_slice(&i.to_be_bytes());
-                SinkExt::send(&mut writer, Message::Binary(message)).await?;
+                SinkExt::send(&mut writer, Message::Binary(message.into())).await?;
             }
             Ok::<_, Error>(writer)
         });

@@ -194,7 +194,10 @@ impl<S: Read + Write> WebSocket<S> {
     /// did not arrive within the close timeout (see
     /// [`set_close_timeout`](Self::set_close_timeout)).
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
-        Ok(self.read_event()?.map(Message::from))
+        if !self.pump()? {
+            return Ok(None);
+        }
+        Ok(self.conn.next_message()?)
     }
 
     /// Like [`read`](Self::read), but the event borrows the connection's buffers: no
@@ -203,15 +206,20 @@ impl<S: Read + Write> WebSocket<S> {
     /// # Errors
     /// As for [`read`](Self::read).
     pub fn read_event(&mut self) -> Result<Option<Event<'_>>, Error> {
+        if !self.pump()? {
+            return Ok(None);
+        }
+        Ok(self.conn.next_event()?)
+    }
+
+    /// Drives the connection until an event is ready (`true`) or the connection is over.
+    fn pump(&mut self) -> Result<bool, Error> {
         let deadline = self.read_timeout.map(|t| self.clock.after(t));
         self.conn.set_read_deadline(deadline);
         let clock = self.clock;
         let found = driver::pump(self, &clock);
         self.conn.set_read_deadline(None);
-        if !found? {
-            return Ok(None);
-        }
-        Ok(self.conn.next_event()?)
+        found
     }
 
     // ------------------------------------------------------------ writing

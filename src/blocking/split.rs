@@ -363,7 +363,7 @@ impl Reader {
         if !found? {
             return Ok(None);
         }
-        Ok(conn.next_event()?.map(Message::from))
+        Ok(conn.next_message()?)
     }
 
     /// A deadline the close watchdog found passed, reported once.

@@ -47,7 +47,7 @@ impl Connection {
         let window = match self.large_frame() {
             // Not when all of it is here (read twice without taking events): never empty.
             Some((_, rest)) if rest > 0 => rest.min(room).min(READ_MAX),
-            _ => READ_MAX.min(room),
+            _ => READ_MAX.min(room).min(self.read_hint),
         };
         self.rwindow = self.rend + window;
         &mut self.rbuf[self.rend..self.rwindow]
@@ -87,6 +87,7 @@ impl Connection {
         self.rwindow = 0;
         self.rwant = READ_MIN;
         self.msg = Vec::new();
+        self.lent = None;
     }
 
     /// For a frame of [`READ_CHUNK`] bytes or more being received: where it ends in `rbuf`,
@@ -117,7 +118,7 @@ impl Connection {
     /// the room after them is short, except for much of a large frame in a buffer of less
     /// than a few read windows: that buffer grows instead, as moving would repeat with every
     /// read of such frames.
-    fn reserve_input(&mut self, extra: usize) {
+    pub(super) fn reserve_input(&mut self, extra: usize) {
         if self.ready.is_none() {
             if self.rstart == self.rend && self.rbuf.len() > SHRINK_ABOVE {
                 self.rbuf = Vec::new();
@@ -244,6 +245,11 @@ impl Connection {
                 return Ok(None);
             }
             self.rstart = start + len;
+            self.read_hint = if len >= READ_CHUNK {
+                frame.header_len + len
+            } else {
+                usize::MAX
+            };
             if let Some(ready) = self.complete_frame(&frame, start, start + len)? {
                 return Ok(Some(ready));
             }
@@ -472,6 +478,6 @@ impl Connection {
 }
 
 /// Text that was validated when it was received.
-fn as_str(bytes: &[u8]) -> &str {
+pub(super) fn as_str(bytes: &[u8]) -> &str {
     core::str::from_utf8(bytes).unwrap_or_default()
 }

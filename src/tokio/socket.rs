@@ -179,7 +179,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// retryable), [`Error::PeerUnresponsive`] from keepalive, and [`Error::CloseTimeout`]
     /// when we sent a close frame and the peer's did not come within the close timeout.
     pub async fn read(&mut self) -> Result<Option<Message>, Error> {
-        Ok(self.read_event().await?.map(Message::from))
+        if !self.pump().await? {
+            return Ok(None);
+        }
+        Ok(self.driver.conn.next_message()?)
     }
 
     /// Like [`read`](Self::read), but the event borrows the connection's buffers: no
@@ -188,14 +191,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// # Errors
     /// As for [`read`](Self::read).
     pub async fn read_event(&mut self) -> Result<Option<Event<'_>>, Error> {
+        if !self.pump().await? {
+            return Ok(None);
+        }
+        Ok(self.driver.conn.next_event()?)
+    }
+
+    /// Drives the connection until an event is ready (`true`) or the connection is over.
+    /// Cancel-safe: the event stays in the connection until it is taken.
+    async fn pump(&mut self) -> Result<bool, Error> {
         self.driver.set_read_timeout(self.read_timeout);
         self.read_deadline_set = self.read_timeout.is_some();
         let found = poll_fn(|cx| self.driver.poll_pump(cx, &mut self.timer)).await;
         self.clear_read_deadline();
-        if !found? {
-            return Ok(None);
-        }
-        Ok(self.driver.conn.next_event()?)
+        found
     }
 
     fn clear_read_deadline(&mut self) {
@@ -383,10 +392,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_core::Stream for WebSocket<S> {
             Ok(true) => Poll::Ready(
                 this.driver
                     .conn
-                    .next_event()
+                    .next_message()
                     .map_err(Error::from)
-                    .transpose()
-                    .map(|event| event.map(Message::from)),
+                    .transpose(),
             ),
             Ok(false) => Poll::Ready(None),
             Err(e) => Poll::Ready(Some(Err(e))),

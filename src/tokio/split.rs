@@ -243,10 +243,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Reader<S> {
                 Ok(true) => inner
                     .driver
                     .conn
-                    .next_event()
+                    .next_message()
                     .map_err(Error::from)
-                    .transpose()
-                    .map(|event| event.map(Message::from)),
+                    .transpose(),
                 Ok(false) => None,
                 Err(e) => Some(Err(e)),
             })

@@ -270,11 +270,14 @@ impl World {
 fn tag(message: &Message) -> usize {
     match message {
         Message::Text(text) => usize::from_str_radix(&text[..8], 16).expect("a tagged text"),
-        Message::Binary(data) | Message::Ping(data) => {
-            u32::from_be_bytes(data[..4].try_into().expect("a tagged payload")) as usize
-        }
+        Message::Binary(data) => tagged(data),
+        Message::Ping(data) => tagged(data),
         other => panic!("untagged {other:?}"),
     }
+}
+
+fn tagged(data: &[u8]) -> usize {
+    u32::from_be_bytes(data[..4].try_into().expect("a tagged payload")) as usize
 }
 
 /// A payload length: mostly small, at times (two byte values in 256, and at most `BIG` per
@@ -367,7 +370,8 @@ pub fn run(data: &[u8]) {
                     }
                     1 => {
                         let b = binary(0, len, fill);
-                        peer.send_binary(&b).map(|()| vec![Message::Binary(b)])
+                        peer.send_binary(&b)
+                            .map(|()| vec![Message::Binary(b.into())])
                     }
                     2 => {
                         let b = binary(0, len.min(100), fill);
@@ -379,7 +383,9 @@ pub fn run(data: &[u8]) {
                         peer.send_fragment(MessageKind::Binary, x, false)
                             .and_then(|()| peer.send_ping(b"mid"))
                             .and_then(|()| peer.send_fragment(MessageKind::Binary, y, true))
-                            .map(|()| vec![Message::Ping(b"mid".to_vec()), Message::Binary(b)])
+                            .map(|()| {
+                                vec![Message::Ping(b"mid".to_vec()), Message::Binary(b.into())]
+                            })
                     }
                 };
                 if let Ok(messages) = sent {
@@ -414,7 +420,7 @@ pub fn run(data: &[u8]) {
                 let fill = input.byte();
                 let message = match op % 3 {
                     0 => Message::Text(text(index, len, fill)),
-                    1 => Message::Binary(binary(index, len, fill)),
+                    1 => Message::binary(binary(index, len, fill)),
                     _ => Message::Ping(binary(index, len.min(100), fill)),
                 };
                 world.attempts.push((message.clone(), false));
@@ -442,7 +448,9 @@ pub fn run(data: &[u8]) {
                 let index = world.attempts.len();
                 let data = binary(index, length(&mut input, &mut big), input.byte());
                 let cut = data.len() / 3;
-                world.attempts.push((Message::Binary(data.clone()), false));
+                world
+                    .attempts
+                    .push((Message::Binary(data.clone().into()), false));
                 let pieces = [&data[..cut], &data[cut..2 * cut], &data[2 * cut..]];
                 let mut done = true;
                 for (i, piece) in pieces.iter().enumerate() {

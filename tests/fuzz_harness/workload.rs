@@ -325,7 +325,7 @@ pub fn run(data: &[u8]) {
                 let mock = ws_ref.get_mut();
                 let message = match input.byte() % 5 {
                     0 => Message::Text(text(length(&mut input), 3)),
-                    1 => Message::Binary(bytes(length(&mut input), 4)),
+                    1 => Message::binary(bytes(length(&mut input), 4)),
                     2 => Message::Ping(bytes(usize::from(input.byte() % 126), 5)),
                     3 => Message::Pong(bytes(usize::from(input.byte() % 126), 6)),
                     _ => {
@@ -344,12 +344,12 @@ pub fn run(data: &[u8]) {
                 let message = if input.byte() & 1 == 0 {
                     Message::Text(text(length(&mut input), 7))
                 } else {
-                    Message::Binary(bytes(length(&mut input), 8))
+                    Message::binary(bytes(length(&mut input), 8))
                 };
                 if queued(&ws_ref.send(&message)) {
                     expected.frames.push(match message {
                         Message::Text(t) => Seen::Text(t),
-                        Message::Binary(b) => Seen::Binary(b),
+                        Message::Binary(b) => Seen::Binary(b.into_vec()),
                         _ => unreachable!(),
                     });
                 }

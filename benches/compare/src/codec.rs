@@ -145,8 +145,9 @@ fn client_stream(len: usize) -> Rc<Vec<u8>> {
     Rc::new(wire)
 }
 
-const DECODERS: [&str; 5] = [
+const DECODERS: [&str; 6] = [
     "rfc6455",
+    "rfc6455 read()",
     "floor",
     "tungstenite",
     "tokio-websockets",
@@ -171,6 +172,20 @@ fn decode_jobs(wire: &Rc<Vec<u8>>, len: usize) -> Vec<Box<dyn Job>> {
                     let k = src.fill(conn.recv_buf());
                     conn.recv_filled(k);
                 }
+            }
+        }
+    };
+
+    let mut ws = rfc6455::blocking::WebSocket::from_stream(
+        MemStream::new(wire),
+        Role::Server,
+        Config::default(),
+    );
+    let owned = move |n: u64| {
+        for _ in 0..n {
+            match ws.read().unwrap() {
+                Some(rfc6455::blocking::Message::Binary(data)) => expect(black_box(data).len()),
+                other => panic!("unexpected {other:?}"),
             }
         }
     };
@@ -247,6 +262,7 @@ fn decode_jobs(wire: &Rc<Vec<u8>>, len: usize) -> Vec<Box<dyn Job>> {
 
     vec![
         Box::new(ours),
+        Box::new(owned),
         Box::new(floor),
         Box::new(tungstenite),
         Box::new(tokio_ws),
@@ -274,25 +290,40 @@ pub fn run_decode(plan: Plan) -> Vec<Target> {
             );
         }
         println!("{row} | {:.1} |", median(&rates[0]) * len as f64 / 1e9);
-        if len == 16 {
-            let r = ratio(&rates[0], &rates[2]);
+        // Columns: 0 rfc6455 (borrowed), 1 rfc6455 read() (owned), 2 floor, 3 tungstenite.
+        let mut target = |what: String, r: f64, goal: f64| {
             targets.push(Target {
-                what: "decode 16 B >= 2x tungstenite".into(),
+                what,
                 measured: format!("{r:.2}x"),
                 value: r,
-                goal: 2.0,
+                goal,
                 lower_is_better: false,
-            });
+            })
+        };
+        if len == 16 {
+            target(
+                "decode 16 B >= 2x tungstenite".into(),
+                ratio(&rates[0], &rates[3]),
+                2.0,
+            );
+            target(
+                "owned read() 16 B >= 1.5x tungstenite".into(),
+                ratio(&rates[1], &rates[3]),
+                1.5,
+            );
         }
         if len >= 64 << 10 {
-            let r = ratio(&rates[0], &rates[1]);
-            targets.push(Target {
-                what: format!("decode {} >= 0.95x floor", size_name(len)),
-                measured: format!("{r:.2}x"),
-                value: r,
-                goal: 0.95,
-                lower_is_better: false,
-            });
+            let name = size_name(len);
+            target(
+                format!("decode {name} >= 0.95x floor"),
+                ratio(&rates[0], &rates[2]),
+                0.95,
+            );
+            target(
+                format!("owned read() {name} >= 0.90x floor"),
+                ratio(&rates[1], &rates[2]),
+                0.90,
+            );
         }
     }
     targets

@@ -1,0 +1,249 @@
+//! Owned messages, as [`Connection::next_message`](crate::Connection::next_message) and the
+//! adapters' `read` return them.
+//!
+//! A binary message's bytes are a [`Payload`]: a message of 32 KiB or more that arrived in one
+//! frame keeps the receive buffer it was read into, moved out of the connection rather than
+//! copied, and the connection takes that buffer back for a later message once the payload is
+//! dropped. Every other message owns exactly its own bytes.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::hash::{Hash, Hasher};
+use core::ops::Deref;
+
+use crate::conn::Event;
+use crate::frame::CloseCode;
+
+/// An owned message.
+///
+/// ```
+/// use rfc6455::{Config, Connection, Message, Role};
+///
+/// let mut client = Connection::new(Role::Client, Config::default());
+/// let mut server = Connection::new(Role::Server, Config::default());
+/// client.send_binary(&[1, 2, 3])?;
+/// server.recv(client.pending_output());
+///
+/// let message = server.next_message()?.expect("a whole message");
+/// assert_eq!(message, Message::Binary(vec![1, 2, 3].into()));
+/// if let Message::Binary(data) = message {
+///     let bytes: Vec<u8> = data.into_vec();
+///     assert_eq!(bytes, [1, 2, 3]);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// A text message.
+    Text(String),
+    /// A binary message.
+    Binary(Payload),
+    /// A ping (already answered unless auto-pong is off).
+    Ping(Vec<u8>),
+    /// A pong.
+    Pong(Vec<u8>),
+    /// The peer's close frame (already answered); the code is 1005 when it had none.
+    Close(CloseCode, String),
+}
+
+impl Message {
+    /// A binary message of `data`.
+    pub fn binary(data: impl Into<Payload>) -> Message {
+        Message::Binary(data.into())
+    }
+
+    /// A text message of `text`.
+    pub fn text(text: impl Into<String>) -> Message {
+        Message::Text(text.into())
+    }
+}
+
+impl From<Event<'_>> for Message {
+    /// A copy of the event (see [`Connection::next_message`](crate::Connection::next_message)
+    /// for one that moves large messages instead).
+    fn from(event: Event<'_>) -> Message {
+        match event {
+            // Copied in pieces: see `crate::copy`.
+            Event::Text(text) => Message::Text(crate::copy::to_string(text)),
+            Event::Binary(data) => Message::Binary(Payload::from(crate::copy::to_vec(data))),
+            Event::Ping(data) => Message::Ping(data.to_vec()),
+            Event::Pong(data) => Message::Pong(data.to_vec()),
+            Event::Close(frame) => Message::Close(frame.code, frame.reason.into()),
+        }
+    }
+}
+
+/// The bytes of a received binary message: a slice that owns its memory.
+///
+/// It dereferences to `[u8]`; [`into_vec`](Self::into_vec) turns it into a `Vec<u8>`. A
+/// payload of 32 KiB or more that arrived in one frame shares the receive buffer it was read
+/// into (at most four times its size) with nobody: the connection reuses that buffer for a
+/// later message only once this payload is dropped. Keeping many such payloads keeps their
+/// buffers; [`into_vec`](Self::into_vec) copies one out into memory of its own size.
+#[derive(Clone, Default)]
+pub struct Payload(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// Bytes of their own.
+    Owned(Vec<u8>),
+    /// `buf[start..end]` of a receive buffer lent by the connection.
+    Lent {
+        buf: Arc<Vec<u8>>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Default for Repr {
+    fn default() -> Repr {
+        Repr::Owned(Vec::new())
+    }
+}
+
+impl Payload {
+    /// `buf[start..end]`, where `buf` is a receive buffer the connection keeps a handle on.
+    pub(crate) fn lent(buf: Arc<Vec<u8>>, start: usize, end: usize) -> Payload {
+        debug_assert!(start <= end && end <= buf.len());
+        Payload(Repr::Lent { buf, start, end })
+    }
+
+    /// The bytes.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Owned(bytes) => bytes,
+            Repr::Lent { buf, start, end } => &buf[*start..*end],
+        }
+    }
+
+    /// The bytes as a `Vec<u8>`: moved when the payload owns them, copied out of the receive
+    /// buffer it shares otherwise (which is then released).
+    pub fn into_vec(self) -> Vec<u8> {
+        match self.0 {
+            Repr::Owned(bytes) => bytes,
+            Repr::Lent { buf, start, end } => crate::copy::to_vec(&buf[start..end]),
+        }
+    }
+
+    /// Whether the payload shares a receive buffer (see the type's documentation) rather than
+    /// owning memory of its own size.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.0, Repr::Lent { .. })
+    }
+}
+
+impl Deref for Payload {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl AsRef<[u8]> for Payload {
+    fn as_ref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(bytes: Vec<u8>) -> Payload {
+        Payload(Repr::Owned(bytes))
+    }
+}
+
+impl From<&[u8]> for Payload {
+    fn from(bytes: &[u8]) -> Payload {
+        Payload(Repr::Owned(bytes.to_vec()))
+    }
+}
+
+impl<const N: usize> From<[u8; N]> for Payload {
+    fn from(bytes: [u8; N]) -> Payload {
+        Payload(Repr::Owned(bytes.to_vec()))
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Payload {
+    fn from(bytes: &[u8; N]) -> Payload {
+        Payload(Repr::Owned(bytes.to_vec()))
+    }
+}
+
+impl From<String> for Payload {
+    fn from(text: String) -> Payload {
+        Payload(Repr::Owned(text.into_bytes()))
+    }
+}
+
+impl From<&str> for Payload {
+    fn from(text: &str) -> Payload {
+        Payload(Repr::Owned(text.as_bytes().to_vec()))
+    }
+}
+
+impl From<Payload> for Vec<u8> {
+    fn from(payload: Payload) -> Vec<u8> {
+        payload.into_vec()
+    }
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_slice(), f)
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Payload {}
+
+impl Hash for Payload {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state);
+    }
+}
+
+impl PartialEq<[u8]> for Payload {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl PartialEq<&[u8]> for Payload {
+    fn eq(&self, other: &&[u8]) -> bool {
+        self.as_slice() == *other
+    }
+}
+
+impl PartialEq<Vec<u8>> for Payload {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<const N: usize> PartialEq<[u8; N]> for Payload {
+    fn eq(&self, other: &[u8; N]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl PartialEq<Payload> for Vec<u8> {
+    fn eq(&self, other: &Payload) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl PartialEq<Payload> for [u8] {
+    fn eq(&self, other: &Payload) -> bool {
+        self == other.as_slice()
+    }
+}
