@@ -8,7 +8,6 @@
 //! - [`timers`]: keepalive, idle, close and read deadlines, with time passed in;
 //! - [`extension`]: the one seam for extensions (permessage-deflate).
 
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -246,9 +245,9 @@ pub struct Connection {
     ready: Option<Ready>,
     ready_at: (usize, usize),
     close_code: CloseCode,
-    /// The receive buffer last lent to a [`Payload`](crate::Payload), taken back for a later
-    /// one once that payload is dropped (see `message.rs`).
-    lent: Option<Arc<Vec<u8>>>,
+    /// The receive buffer's other half: the buffer last lent to a
+    /// [`Payload`](crate::Payload), or that buffer taken back (see `message.rs`).
+    other: message::Other,
     /// The size of the last large frame received, header included: the read after it stops
     /// there, so that a stream of large frames is read one frame per read and each can be
     /// lent without copying the start of the next (see `message.rs`).
@@ -330,7 +329,7 @@ impl Connection {
             ready: None,
             ready_at: (0, 0),
             close_code: CloseCode::NO_STATUS,
-            lent: None,
+            other: message::Other::None,
             read_hint: usize::MAX,
             out: Vec::new(),
             out_pos: 0,

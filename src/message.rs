@@ -67,7 +67,7 @@ impl From<Event<'_>> for Message {
         match event {
             // Copied in pieces: see `crate::copy`.
             Event::Text(text) => Message::Text(crate::copy::to_string(text)),
-            Event::Binary(data) => Message::Binary(Payload::from(crate::copy::to_vec(data))),
+            Event::Binary(data) => Message::Binary(Payload::copy_of(data)),
             Event::Ping(data) => Message::Ping(data.to_vec()),
             Event::Pong(data) => Message::Pong(data.to_vec()),
             Event::Close(frame) => Message::Close(frame.code, frame.reason.into()),
@@ -78,6 +78,7 @@ impl From<Event<'_>> for Message {
 /// The bytes of a received binary message: a slice that owns its memory.
 ///
 /// It dereferences to `[u8]`; [`into_vec`](Self::into_vec) turns it into a `Vec<u8>`. A
+/// payload of up to 30 bytes is stored in the value itself, without an allocation. A
 /// payload of 32 KiB or more that arrived in one frame shares the receive buffer it was read
 /// into (at most four times its size) with nobody: the connection reuses that buffer for a
 /// later message only once this payload is dropped. Keeping many such payloads keeps their
@@ -85,8 +86,14 @@ impl From<Event<'_>> for Message {
 #[derive(Clone, Default)]
 pub struct Payload(Repr);
 
+/// Payloads up to this long are stored inline, without an allocation: the largest that keeps
+/// a [`Payload`] at 32 bytes, the size of its shared form.
+const INLINE_MAX: usize = 30;
+
 #[derive(Clone)]
 enum Repr {
+    /// A short payload, in `bytes[..len]`.
+    Inline { len: u8, bytes: [u8; INLINE_MAX] },
     /// Bytes of their own.
     Owned(Vec<u8>),
     /// `buf[start..end]` of a receive buffer lent by the connection.
@@ -104,6 +111,19 @@ impl Default for Repr {
 }
 
 impl Payload {
+    /// A copy of `bytes`: inline when short, in memory of its own size otherwise.
+    #[inline]
+    pub(crate) fn copy_of(data: &[u8]) -> Payload {
+        if data.len() <= INLINE_MAX {
+            let mut bytes = [0; INLINE_MAX];
+            bytes[..data.len()].copy_from_slice(data);
+            // INLINE_MAX fits in a u8.
+            let len = data.len() as u8;
+            return Payload(Repr::Inline { len, bytes });
+        }
+        Payload(Repr::Owned(crate::copy::to_vec(data)))
+    }
+
     /// `buf[start..end]`, where `buf` is a receive buffer the connection keeps a handle on.
     pub(crate) fn lent(buf: Arc<Vec<u8>>, start: usize, end: usize) -> Payload {
         debug_assert!(start <= end && end <= buf.len());
@@ -114,6 +134,7 @@ impl Payload {
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
         match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
             Repr::Owned(bytes) => bytes,
             Repr::Lent { buf, start, end } => &buf[*start..*end],
         }
@@ -123,6 +144,7 @@ impl Payload {
     /// buffer it shares otherwise (which is then released).
     pub fn into_vec(self) -> Vec<u8> {
         match self.0 {
+            Repr::Inline { len, bytes } => bytes[..usize::from(len)].to_vec(),
             Repr::Owned(bytes) => bytes,
             Repr::Lent { buf, start, end } => crate::copy::to_vec(&buf[start..end]),
         }
@@ -158,19 +180,19 @@ impl From<Vec<u8>> for Payload {
 
 impl From<&[u8]> for Payload {
     fn from(bytes: &[u8]) -> Payload {
-        Payload(Repr::Owned(bytes.to_vec()))
+        Payload::copy_of(bytes)
     }
 }
 
 impl<const N: usize> From<[u8; N]> for Payload {
     fn from(bytes: [u8; N]) -> Payload {
-        Payload(Repr::Owned(bytes.to_vec()))
+        Payload::copy_of(&bytes)
     }
 }
 
 impl<const N: usize> From<&[u8; N]> for Payload {
     fn from(bytes: &[u8; N]) -> Payload {
-        Payload(Repr::Owned(bytes.to_vec()))
+        Payload::copy_of(bytes)
     }
 }
 
@@ -182,7 +204,7 @@ impl From<String> for Payload {
 
 impl From<&str> for Payload {
     fn from(text: &str) -> Payload {
-        Payload(Repr::Owned(text.as_bytes().to_vec()))
+        Payload::copy_of(text.as_bytes())
     }
 }
 

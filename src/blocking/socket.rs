@@ -193,6 +193,7 @@ impl<S: Read + Write> WebSocket<S> {
     /// timeout errors, and [`Error::CloseTimeout`] when we sent a close frame and the peer's
     /// did not arrive within the close timeout (see
     /// [`set_close_timeout`](Self::set_close_timeout)).
+    #[inline]
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
         if !self.pump()? {
             return Ok(None);

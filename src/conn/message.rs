@@ -4,12 +4,14 @@
 //! A binary message of [`LEND_MIN`] bytes or more that arrived in one frame sits in the
 //! receive buffer, unmasked in place. Rather than copy it out, the connection hands the whole
 //! buffer to the message's [`Payload`] and goes on with a spare one, keeping a handle on the
-//! lent buffer: once the payload is dropped, that buffer is the spare for the next large
-//! message. A peer streaming large messages to a reader that drops each before reading the
-//! next (an echo server, a consumer) is served by two buffers that take turns, with no copy
-//! and no allocation but the handle's. Bytes received after the message (the start of the
-//! next frame) move to the new buffer; the read after a large frame stops at that frame's
-//! size (`read_hint`), so that with equal frames there are none.
+//! lent buffer ([`Other`]). Once the payload is dropped, the next read takes that buffer back
+//! and the other one is the spare again: a peer streaming large messages to a reader that
+//! drops each before reading the next (an echo server, a consumer) is read into one buffer,
+//! as with [`next_event`](Connection::next_event), with no copy and no allocation but the
+//! handle's. A reader that keeps its payloads longer is served by new buffers. Bytes received
+//! after the message (the start of the next frame) move to the new buffer; the read after a
+//! large frame stops at that frame's size (`read_hint`), so that with equal frames there are
+//! none.
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -23,6 +25,18 @@ use crate::message::{Message, Payload};
 
 /// Messages this long or longer are moved out of the connection, not copied.
 const LEND_MIN: usize = READ_CHUNK;
+
+/// The receive buffer's other half.
+#[derive(Debug, Default)]
+pub(super) enum Other {
+    /// None yet, or released.
+    #[default]
+    None,
+    /// A buffer for the next lend to put in place of the one it lends.
+    Spare(Vec<u8>),
+    /// The buffer last lent, with its payload or back from it (then the only handle).
+    Lent(Arc<Vec<u8>>),
+}
 
 /// A receive buffer is lent only when it is at most this many times the message's size, so
 /// that a payload never keeps much more memory than its own.
@@ -51,6 +65,7 @@ impl Connection {
     ///
     /// # Errors
     /// As for [`next_event`](Self::next_event).
+    #[inline]
     pub fn next_message(&mut self) -> Result<Option<Message>, ProtocolError> {
         if !self.poll_event()? {
             return Ok(None);
@@ -59,6 +74,7 @@ impl Connection {
     }
 
     /// The event found by [`poll_event`](Self::poll_event), owned.
+    #[inline]
     fn take_message(&mut self) -> Option<Message> {
         let (s, e) = self.ready_at;
         let message = match self.ready.take()? {
@@ -69,9 +85,7 @@ impl Connection {
             Ready::Frame(OpCode::Pong) => Message::Pong(self.rbuf[s..e].to_vec()),
             Ready::Frame(_) => Message::Binary(self.lend(s, e)),
             Ready::Assembled(MessageKind::Text) => Message::Text(self.take_assembled_text()),
-            Ready::Assembled(MessageKind::Binary) => {
-                Message::Binary(Payload::from(self.take_assembled()))
-            }
+            Ready::Assembled(MessageKind::Binary) => Message::Binary(self.take_assembled()),
             Ready::Close => Message::Close(self.close_code, as_str(&self.rbuf[s..e]).into()),
         };
         Some(message)
@@ -79,11 +93,11 @@ impl Connection {
 
     /// The assembled message's bytes: the assembly buffer itself when the message is large
     /// (the next message starts a new one), a copy of its own size otherwise.
-    fn take_assembled(&mut self) -> Vec<u8> {
+    fn take_assembled(&mut self) -> Payload {
         if self.msg.len() >= LEND_MIN {
-            core::mem::take(&mut self.msg)
+            Payload::from(core::mem::take(&mut self.msg))
         } else {
-            self.msg.to_vec()
+            Payload::copy_of(&self.msg)
         }
     }
 
@@ -103,12 +117,13 @@ impl Connection {
         let len = end - start;
         let after = self.rend - self.rstart;
         if len < LEND_MIN || self.rbuf.len() / LEND_RATIO > len || after > len {
-            return Payload::from(crate::copy::to_vec(&self.rbuf[start..end]));
+            return Payload::copy_of(&self.rbuf[start..end]);
         }
-        // The buffer lent last time, back if its payload was dropped.
-        let spare = match self.lent.take().map(Arc::try_unwrap) {
-            Some(Ok(buf)) if buf.len() <= SHRINK_ABOVE => buf,
-            _ => Vec::new(),
+        let spare = match core::mem::take(&mut self.other) {
+            Other::Spare(buf) => buf,
+            // Its payload is dropped: reuse it. (Still held: the reader keeps it.)
+            Other::Lent(lent) => Arc::try_unwrap(lent).unwrap_or_default(),
+            Other::None => Vec::new(),
         };
         let buf = core::mem::replace(&mut self.rbuf, spare);
         let (from, to) = (self.rstart, self.rend);
@@ -122,8 +137,30 @@ impl Connection {
             self.rwindow = self.rend;
         }
         let buf = Arc::new(buf);
-        self.lent = Some(Arc::clone(&buf));
+        self.other = Other::Lent(Arc::clone(&buf));
         Payload::lent(buf, start, end)
+    }
+
+    /// Before a read into an empty receive buffer: takes the lent buffer back if its payload
+    /// was dropped, so that reads keep going to the buffer that was read last (warm in the
+    /// cache), and keeps the current one as the spare.
+    #[inline]
+    pub(super) fn take_back_lent(&mut self) {
+        if self.rstart != self.rend || !matches!(self.other, Other::Lent(_)) {
+            return;
+        }
+        if let Other::Lent(lent) = core::mem::take(&mut self.other) {
+            self.other = match Arc::try_unwrap(lent) {
+                Ok(buf) if buf.len() <= SHRINK_ABOVE => {
+                    self.rstart = 0;
+                    self.rend = 0;
+                    self.rwindow = 0;
+                    Other::Spare(core::mem::replace(&mut self.rbuf, buf))
+                }
+                Ok(_) => Other::None,
+                Err(lent) => Other::Lent(lent),
+            };
+        }
     }
 }
 

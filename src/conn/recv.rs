@@ -87,7 +87,7 @@ impl Connection {
         self.rwindow = 0;
         self.rwant = READ_MIN;
         self.msg = Vec::new();
-        self.lent = None;
+        self.other = super::message::Other::None;
     }
 
     /// For a frame of [`READ_CHUNK`] bytes or more being received: where it ends in `rbuf`,
@@ -120,6 +120,7 @@ impl Connection {
     /// read of such frames.
     pub(super) fn reserve_input(&mut self, extra: usize) {
         if self.ready.is_none() {
+            self.take_back_lent();
             if self.rstart == self.rend && self.rbuf.len() > SHRINK_ABOVE {
                 self.rbuf = Vec::new();
                 self.rstart = 0;
