@@ -6,12 +6,13 @@ use std::cell::Cell;
 use std::io::{self, Read, Write};
 
 use rfc6455::blocking::WebSocket;
-use rfc6455::{Config, Connection, Event, MessageKind, Role};
+use rfc6455::{Config, Connection, Event, Message, MessageKind, Role};
 
 struct Counting;
 
 thread_local! {
     static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
 }
 
 // SAFETY: every method forwards its call unchanged to the system allocator, which upholds
@@ -21,6 +22,7 @@ thread_local! {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        let _ = BYTES.try_with(|c| c.set(c.get() + layout.size() as u64));
         // SAFETY: forwarded with the caller's layout, which meets `alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
@@ -30,6 +32,7 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        let _ = BYTES.try_with(|c| c.set(c.get() + new_size as u64));
         // SAFETY: `ptr` came from `System` with `layout`; forwarded unchanged.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -47,6 +50,13 @@ fn count(f: impl FnOnce()) -> u64 {
     let before = allocations();
     f();
     allocations() - before
+}
+
+/// Allocations made by `f`, and the bytes they asked for.
+fn count_bytes(f: impl FnOnce()) -> (u64, u64) {
+    let before = BYTES.with(Cell::get);
+    let allocs = count(f);
+    (allocs, BYTES.with(Cell::get) - before)
 }
 
 /// A client's byte stream: one 16 B text, one 1 KiB binary, one 3-fragment message and a
@@ -245,6 +255,47 @@ fn large_messages_are_allocation_free() {
         assert_eq!(
             allocs, 0,
             "blocking read_event + send of {len} bytes allocated"
+        );
+    }
+}
+
+/// The owned read: a binary message of up to 30 bytes allocates nothing (it is stored inline),
+/// a larger small one allocates its own size once, and one of 32 KiB or more only the handle
+/// of the receive buffer it is lent with (no copy, no buffer of its size).
+#[test]
+fn owned_reads_allocate_at_most_their_own_size() {
+    for (len, allocs, most_bytes) in [
+        (16, 0, 0),
+        (1024, 1, 1024),
+        (64 << 10, 1, 64),
+        (1 << 20, 1, 64),
+    ] {
+        let mut client = Connection::with_seed(Role::Client, Config::default(), [6; 32]);
+        let payload = vec![9; len];
+        for _ in 0..12 {
+            client.send_binary(&payload).unwrap();
+        }
+        let mut ws = WebSocket::from_stream(
+            Memory {
+                input: client.pending_output().to_vec(),
+                pos: 0,
+            },
+            Role::Server,
+            Config::default(),
+        );
+        let mut read = || match ws.read().unwrap() {
+            Some(Message::Binary(data)) => assert!(data == payload, "a {len}-byte message differs"),
+            other => panic!("unexpected {other:?}"),
+        };
+        // The receive buffer grows with what arrives for the first few messages, then stays.
+        for _ in 0..6 {
+            read();
+        }
+        let (n, bytes) = count_bytes(|| (0..6).for_each(|_| read()));
+        assert_eq!(n, 6 * allocs, "allocations for six {len}-byte messages");
+        assert!(
+            bytes <= 6 * most_bytes,
+            "{bytes} bytes allocated for six {len}-byte messages"
         );
     }
 }

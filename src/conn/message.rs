@@ -83,6 +83,9 @@ impl Connection {
             }
             Ready::Frame(OpCode::Ping) => Message::Ping(self.rbuf[s..e].to_vec()),
             Ready::Frame(OpCode::Pong) => Message::Pong(self.rbuf[s..e].to_vec()),
+            Ready::Frame(_) if e - s < LEND_MIN => {
+                Message::Binary(Payload::copy_of(&self.rbuf[s..e]))
+            }
             Ready::Frame(_) => Message::Binary(self.lend(s, e)),
             Ready::Assembled(MessageKind::Text) => Message::Text(self.take_assembled_text()),
             Ready::Assembled(MessageKind::Binary) => Message::Binary(self.take_assembled()),
@@ -111,12 +114,13 @@ impl Connection {
             .unwrap_or_else(|e| as_str(e.as_bytes()).into())
     }
 
-    /// The binary message in `rbuf[start..end]`, lent with the receive buffer when it is large
-    /// and fills enough of it, copied otherwise.
+    /// The binary message in `rbuf[start..end]`, of at least [`LEND_MIN`] bytes: lent with the
+    /// receive buffer when it fills enough of it, copied otherwise.
+    #[inline(never)]
     fn lend(&mut self, start: usize, end: usize) -> Payload {
         let len = end - start;
         let after = self.rend - self.rstart;
-        if len < LEND_MIN || self.rbuf.len() / LEND_RATIO > len || after > len {
+        if self.rbuf.len() / LEND_RATIO > len || after > len {
             return Payload::copy_of(&self.rbuf[start..end]);
         }
         let spare = match core::mem::take(&mut self.other) {
