@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::hint::black_box;
 use std::rc::Rc;
 
-use crate::measure::{Job, median, ratio, rotate, size_name};
+use crate::measure::{Job, median, ratio, rotate, size_name, thread_cpu_secs};
 use crate::{Plan, Target};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -278,17 +278,6 @@ fn region(storage: &mut [u8], off: usize, len: usize) -> &mut [u8] {
 
 /// The operation rates (per second of the thread's CPU time) of a job's runs, in order.
 type CpuRates = Rc<RefCell<Vec<f64>>>;
-
-/// The CPU time the calling thread has used, in seconds.
-fn thread_cpu_secs() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable `timespec`.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
 
 /// Runs `n` operations with `f` and logs their rate per second of this thread's CPU time.
 #[inline(always)]
