@@ -7,10 +7,11 @@
 //! one byte at a time); a failed connection stays failed and
 //! its last output frame is a close with the error's code; the output is valid frames that a
 //! fresh peer decodes without error into at most one pong per ping and at most one close, last;
-//! with auto-pong on, a ping is answered.
+//! with auto-pong on, a ping is answered. The split delivery takes owned messages
+//! (`next_message`) for some inputs, keeps them, and checks at the end that none changed.
 
 use rfc6455::frame::OpCode;
-use rfc6455::{Config, Connection, Event, ProtocolError, Role, State};
+use rfc6455::{Config, Connection, Event, Message, ProtocolError, Role, State};
 
 use super::{Input, chunks, other, role};
 
@@ -35,7 +36,22 @@ impl Seen {
             Event::Close(f) => Seen::Close(f.code.0, f.reason.to_owned()),
         }
     }
+
+    pub fn from_message(message: &Message) -> Seen {
+        match message {
+            Message::Text(t) => Seen::Text(t.clone()),
+            Message::Binary(b) => Seen::Binary(b.to_vec()),
+            Message::Ping(b) => Seen::Ping(b.clone()),
+            Message::Pong(b) => Seen::Pong(b.clone()),
+            Message::Close(code, reason) => Seen::Close(code.0, reason.clone()),
+        }
+    }
 }
+
+/// How events are taken: borrowed (`next_event`), or owned (`next_message`) and kept until
+/// the delivery ends, each with its index in the events seen: a message must not change
+/// while later input is read (a large one keeps the receive buffer it arrived in).
+pub type Held = Option<Vec<(usize, Message)>>;
 
 /// The outcome of one delivery: events (an error last, if any), final state, output.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,10 +64,24 @@ pub struct Outcome {
 /// Collects events until the connection needs more input. After an error, checks that the
 /// connection stays quiet.
 pub fn drain(conn: &mut Connection, seen: &mut Vec<Seen>) {
+    drain_into(conn, seen, &mut None);
+}
+
+/// As [`drain`], taking owned messages and keeping them in `held` when it is `Some`.
+pub fn drain_into(conn: &mut Connection, seen: &mut Vec<Seen>, held: &mut Held) {
     loop {
-        match conn.next_event() {
+        let next = match held {
+            Some(held) => conn.next_message().map(|message| {
+                message.map(|message| {
+                    let event = Seen::from_message(&message);
+                    held.push((seen.len(), message));
+                    event
+                })
+            }),
+            None => conn.next_event().map(|event| event.map(Seen::from_event)),
+        };
+        match next {
             Ok(Some(event)) => {
-                let event = Seen::from_event(event);
                 assert!(
                     !matches!(seen.last(), Some(Seen::Close(..) | Seen::Error(_))),
                     "{event:?} after {:?}",
@@ -99,8 +129,21 @@ pub fn deliver(role: Role, config: &Config, pieces: &[&[u8]], via_buf: bool, eof
 }
 
 /// As [`deliver`], to a connection set up by the caller.
-pub fn deliver_on(mut conn: Connection, pieces: &[&[u8]], via_buf: bool, eof: bool) -> Outcome {
+pub fn deliver_on(conn: Connection, pieces: &[&[u8]], via_buf: bool, eof: bool) -> Outcome {
+    deliver_as(conn, pieces, via_buf, eof, false)
+}
+
+/// As [`deliver_on`], taking owned messages (`next_message`) when `owned`, and checking at
+/// the end that every message kept is still what it was when it was taken.
+pub fn deliver_as(
+    mut conn: Connection,
+    pieces: &[&[u8]],
+    via_buf: bool,
+    eof: bool,
+    owned: bool,
+) -> Outcome {
     let mut seen = Vec::new();
+    let mut held: Held = owned.then(Vec::new);
     for piece in pieces {
         if via_buf {
             let mut rest = *piece;
@@ -115,14 +158,21 @@ pub fn deliver_on(mut conn: Connection, pieces: &[&[u8]], via_buf: bool, eof: bo
         } else {
             conn.recv(piece);
         }
-        drain(&mut conn, &mut seen);
+        drain_into(&mut conn, &mut seen, &mut held);
     }
     if pieces.is_empty() {
-        drain(&mut conn, &mut seen);
+        drain_into(&mut conn, &mut seen, &mut held);
     }
     if eof {
         conn.recv_eof();
-        drain(&mut conn, &mut seen);
+        drain_into(&mut conn, &mut seen, &mut held);
+    }
+    for (i, message) in held.iter().flatten() {
+        assert_eq!(
+            Seen::from_message(message),
+            seen[*i],
+            "message {i} changed after it was taken"
+        );
     }
     // Nothing more happens: input after the end is discarded or waits, as before.
     let output = conn.pending_output().to_vec();
@@ -160,7 +210,15 @@ pub fn run(data: &[u8]) {
         model(role, &config, stream, eof),
         "the connection disagrees with the reference model"
     );
-    let split = deliver(role, &config, &chunks(stream, &sizes), via_buf, eof);
+    // Owned messages, kept to the end, for some inputs: the same events.
+    let owned = flags & 64 != 0;
+    let split = deliver_as(
+        Connection::with_seed(role, config.clone(), [7; 32]),
+        &chunks(stream, &sizes),
+        via_buf,
+        eof,
+        owned,
+    );
     assert_eq!(whole, split, "split delivery differs from one piece");
     if stream.len() <= 512 {
         let bytewise: Vec<&[u8]> = stream.chunks(1).collect();

@@ -68,6 +68,18 @@ fn client_stream() -> Vec<u8> {
     c.pending_output().to_vec()
 }
 
+/// Two binary messages over the size that is lent rather than copied (32 KiB), a text
+/// between them and a close.
+fn large_client_stream() -> Vec<u8> {
+    let mut c = Connection::with_seed(Role::Client, Config::default(), [2; 32]);
+    let data: Vec<u8> = (0..40_000).map(|i| (i % 251) as u8).collect();
+    c.send_binary(&data).unwrap();
+    c.send_text("between").unwrap();
+    c.send_binary(&data[..33_000]).unwrap();
+    c.close(CloseCode::NORMAL, "").unwrap();
+    c.pending_output().to_vec()
+}
+
 fn server_stream() -> Vec<u8> {
     let mut s = Connection::with_seed(Role::Server, Config::default(), [1; 32]);
     s.send_text("Hello").unwrap();
@@ -82,7 +94,7 @@ fn server_stream() -> Vec<u8> {
 fn connection(out: &mut Seeds) {
     let t = "connection";
     // flags: bit 0 client role; 2 small frames; 4 small messages; 8 no auto-pong; 16 eof;
-    // 32 recv_buf. Then a chunk pattern.
+    // 32 recv_buf; 64 owned messages, kept. Then a chunk pattern.
     out.push((t, "server_whole", cat(&[&[0, 0], &client_stream()])));
     out.push((
         t,
@@ -90,6 +102,17 @@ fn connection(out: &mut Seeds) {
         cat(&[&[32 | 16, 3, 1, 7, 2], &client_stream()]),
     ));
     out.push((t, "client_whole", cat(&[&[1, 0], &server_stream()])));
+    // Messages large enough to leave with the receive buffer, kept while more is read.
+    out.push((
+        t,
+        "server_owned_large",
+        cat(&[&[64 | 32, 0], &large_client_stream()]),
+    ));
+    out.push((
+        t,
+        "server_owned_large_split",
+        cat(&[&[64, 3, 255, 1, 200], &large_client_stream()]),
+    ));
     out.push((
         t,
         "client_limits",
