@@ -349,3 +349,116 @@ fn keepalive_ping_releases_an_idle_receive_buffer() {
     assert_eq!(server.rbuf.capacity(), 0);
     assert!(server.recv_buf().len() <= READ_MIN);
 }
+
+/// A server that has read enough small frames through full windows for its read window to
+/// reach [`READ_MAX`]; returns the windows it was offered, in order.
+fn grown_server() -> (Connection, Vec<usize>) {
+    let (len, count) = if cfg!(miri) { (100, 150) } else { (1000, 300) };
+    let wire = client_frames(len, count);
+    let mut server = Connection::new(Role::Server, Config::default());
+    let (mut pos, mut windows) = (0, Vec::new());
+    while pos < wire.len() {
+        while let Ok(Some(_)) = server.next_event() {}
+        let buf = server.recv_buf();
+        assert!(!buf.is_empty(), "an empty read window after {windows:?}");
+        windows.push(buf.len());
+        let n = buf.len().min(wire.len() - pos);
+        buf[..n].copy_from_slice(&wire[pos..pos + n]);
+        server.recv_filled(n);
+        pos += n;
+    }
+    while let Ok(Some(_)) = server.next_event() {}
+    (server, windows)
+}
+
+#[test]
+fn read_windows_double_from_1_kib_to_128_kib_while_reads_fill_them() {
+    let (_, windows) = grown_server();
+    // As documented: 1 KiB and 128 KiB (scaled down under Miri like the constants).
+    let (first, most) = if SCALE == 1 {
+        (1024, 128 * 1024)
+    } else {
+        (READ_MIN, 128 * 1024 / SCALE)
+    };
+    assert_eq!(windows[0], first, "{windows:?}");
+    // The k-th read is offered about READ_MIN << k: at least that less the alignment a read
+    // may lose, at most twice that, never more than READ_MAX.
+    for (k, &window) in windows.iter().enumerate() {
+        let want = (first << k.min(20)).min(most);
+        assert!(window + READ_ALIGN >= want, "read {k}: {windows:?}");
+        assert!(window <= (2 * want).min(most), "read {k}: {windows:?}");
+    }
+    assert_eq!(windows.last(), Some(&most), "{windows:?}");
+}
+
+#[test]
+fn only_frames_of_read_chunk_bytes_or_more_end_the_read_window() {
+    // 32 KiB, as documented (the constant itself could not catch a change of its value).
+    let chunk = 32 * 1024 / SCALE;
+    for (len, bounded) in [(chunk - 1, false), (chunk, true)] {
+        let (mut server, _) = grown_server();
+        let wire = client_frames(len, 1);
+        server.recv(&wire[..100]);
+        assert_eq!(server.next_event(), Ok(None));
+        let rest = wire.len() - 100;
+        let window = server.recv_buf().len();
+        if bounded {
+            assert_eq!(window, rest, "a {len}-byte frame");
+        } else {
+            assert!(
+                window > rest,
+                "a {len}-byte frame ended the window at {window}"
+            );
+        }
+    }
+}
+
+#[test]
+fn input_after_a_failure_or_empty_is_not_kept() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.recv(&[]);
+    assert!(
+        !server.timers.heard,
+        "no bytes counted as hearing from the peer"
+    );
+    // A whole frame and 5 bytes of the next: 5 bytes left once the first is taken.
+    let wire = client_frames(10, 2);
+    server.recv(&wire[..wire.len() / 2 + 5]);
+    assert!(server.timers.heard);
+    assert!(server.next_event().unwrap().is_some());
+    assert!(
+        format!("{server:?}").contains("buffered_input: 5"),
+        "{server:?}"
+    );
+    // An unmasked frame fails a server; what comes after is dropped, not buffered.
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.recv(&[0x82, 0x00]);
+    assert_eq!(
+        server.next_event(),
+        Err(crate::ProtocolError::UnmaskedFrame)
+    );
+    server.recv(&client_frames(10, 3));
+    assert!(
+        format!("{server:?}").contains("buffered_input: 0"),
+        "{server:?}"
+    );
+}
+
+#[test]
+fn is_closed_waits_for_the_output() {
+    let mut config = Config::default();
+    config.max_frame_size = 1000;
+    let mut server = Connection::new(Role::Server, config);
+    assert_eq!(server.config().max_frame_size, 1000);
+    server.send_text("queued").unwrap();
+    assert!(!server.is_closed(), "open, with output");
+    let n = server.pending_output().len();
+    server.consume_output(n);
+    assert!(!server.is_closed(), "open");
+    server.recv(&[0x82, 0x00]);
+    assert!(server.next_event().is_err());
+    assert!(!server.is_closed(), "failed, its close frame not written");
+    let n = server.pending_output().len();
+    server.consume_output(n);
+    assert!(server.is_closed());
+}
