@@ -53,22 +53,79 @@ impl Clock {
     }
 }
 
-/// The OS read timeout last set on a stream, to skip the system call when it does not change.
+/// The OS read timeout last set on a stream, to skip the system call when it does not change
+/// by much. The core's deadlines move with every message received (keepalive counts from
+/// the last byte heard), so the exact timeout differs at every read; setting it each time
+/// cost a `setsockopt` per message. A timeout within [`slack`] of the one wanted is kept: a
+/// read then times out at most that much early (the loop goes round once more and sets the
+/// right one) or late.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Armed(Option<Option<Duration>>);
 
+/// How far a set read timeout may be from the one wanted and still be kept: 1/64 of it, at
+/// most 10 ms (20 s keepalive: 10 ms; a 100 ms read timeout: 1.5 ms).
+fn slack(wanted: Duration) -> Duration {
+    (wanted / 64).min(Duration::from_millis(10))
+}
+
 impl Armed {
-    /// Sets `timeout` through `control` unless it is already set.
+    /// Sets `timeout` through `control` unless it is set already, or nearly.
     pub(crate) fn arm<S>(
         &mut self,
         stream: &S,
         control: TimeoutControl<S>,
         timeout: Option<Duration>,
     ) -> io::Result<()> {
-        if self.0 != Some(timeout) {
+        let close = match (self.0, timeout) {
+            (Some(Some(set)), Some(wanted)) => set.abs_diff(wanted) <= slack(wanted),
+            (set, _) => set == Some(timeout),
+        };
+        if !close {
             control(stream, timeout)?;
             self.0 = Some(timeout);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_timeout_is_set_again_only_when_it_moves_by_more_than_the_slack() {
+        let calls = core::cell::RefCell::new(Vec::new());
+        let control: TimeoutControl<core::cell::RefCell<Vec<Option<Duration>>>> =
+            |calls, timeout| {
+                calls.borrow_mut().push(timeout);
+                Ok(())
+            };
+        let mut armed = Armed::default();
+        let ms = Duration::from_millis;
+        for timeout in [
+            Some(ms(20_000)),
+            Some(ms(19_999)), // kept: 1 ms off
+            Some(ms(20_010)), // kept: 10 ms off
+            Some(ms(19_989)), // set: 11 ms off
+            Some(ms(5_000)),
+            None,
+            None,
+            Some(ms(100)),
+            Some(ms(101)), // kept: within 1/64
+            Some(ms(102)), // set: 2 ms off 100 ms is over 1/64 of 102 ms
+        ] {
+            armed.arm(&calls, control, timeout).unwrap();
+        }
+        assert_eq!(
+            calls.into_inner(),
+            [
+                Some(ms(20_000)),
+                Some(ms(19_989)),
+                Some(ms(5_000)),
+                None,
+                Some(ms(100)),
+                Some(ms(102)),
+            ]
+        );
     }
 }
