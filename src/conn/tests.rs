@@ -417,6 +417,8 @@ fn only_frames_of_read_chunk_bytes_or_more_end_the_read_window() {
 fn input_after_a_failure_or_empty_is_not_kept() {
     let mut server = Connection::new(Role::Server, Config::default());
     server.recv(&[]);
+    server.recv_buf();
+    server.recv_filled(0);
     assert!(
         !server.timers.heard,
         "no bytes counted as hearing from the peer"
