@@ -448,8 +448,10 @@ fn input_after_a_failure_or_empty_is_not_kept() {
 
 #[test]
 fn is_closed_waits_for_the_output() {
-    let mut config = Config::default();
-    config.max_frame_size = 1000;
+    let config = Config {
+        max_frame_size: 1000,
+        ..Config::default()
+    };
     let mut server = Connection::new(Role::Server, config);
     assert_eq!(server.config().max_frame_size, 1000);
     server.send_text("queued").unwrap();
