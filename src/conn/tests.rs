@@ -466,3 +466,36 @@ fn is_closed_waits_for_the_output() {
     server.consume_output(n);
     assert!(server.is_closed());
 }
+
+#[test]
+fn a_message_of_exactly_the_size_limit_is_accepted() {
+    let config = Config {
+        max_message_size: 100,
+        ..Config::default()
+    };
+    for fragment in [100, 30] {
+        let client_config = Config {
+            fragment_size: fragment.try_into().unwrap(),
+            ..Config::default()
+        };
+        let mut client = Connection::with_seed(Role::Client, client_config, [2; 32]);
+        client.send_binary(&[1; 100]).unwrap();
+        client.send_binary(&[2; 101]).unwrap();
+        let mut server = Connection::new(Role::Server, config.clone());
+        server.recv(client.pending_output());
+        assert!(
+            matches!(server.next_event(), Ok(Some(Event::Binary(d))) if d.len() == 100),
+            "in fragments of {fragment}"
+        );
+        assert!(
+            matches!(
+                server.next_event(),
+                Err(crate::ProtocolError::MessageTooLarge {
+                    size: 101,
+                    max: 100
+                })
+            ),
+            "in fragments of {fragment}"
+        );
+    }
+}
