@@ -499,3 +499,37 @@ fn a_message_of_exactly_the_size_limit_is_accepted() {
         );
     }
 }
+
+#[test]
+fn send_unbuffered_takes_up_to_fragment_size_with_nothing_queued() {
+    let config = Config {
+        fragment_size: 100.try_into().unwrap(),
+        ..Config::default()
+    };
+    let mut server = Connection::new(Role::Server, config);
+    let head = server.send_unbuffered(MessageKind::Binary, 100).unwrap();
+    assert_eq!(head.map(|h| h.as_bytes().to_vec()), Some(vec![0x82, 100]));
+    assert_eq!(server.send_unbuffered(MessageKind::Binary, 101), Ok(None));
+    // Something queued goes first: even a short message is then sent the buffered way.
+    server.send_text("queued").unwrap();
+    assert_eq!(server.send_unbuffered(MessageKind::Binary, 1), Ok(None));
+}
+
+#[test]
+fn the_write_buffer_cap_admits_a_send_that_fills_it_exactly() {
+    let config = Config {
+        write_buffer_cap: 100,
+        ..Config::default()
+    };
+    let mut server = Connection::new(Role::Server, config);
+    server.send_text("ten bytes!").unwrap();
+    let buffered = server.pending_output().len();
+    assert_eq!(buffered, 12);
+    // The check counts payload bytes against what is buffered: 12 + 88 = 100 fits.
+    server.send_binary(&[0; 88]).unwrap();
+    let buffered = server.pending_output().len();
+    assert_eq!(
+        server.send_binary(&[0; 1]),
+        Err(crate::SendError::BufferFull { buffered, cap: 100 })
+    );
+}
