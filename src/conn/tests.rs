@@ -533,3 +533,23 @@ fn the_write_buffer_cap_admits_a_send_that_fills_it_exactly() {
         Err(crate::SendError::BufferFull { buffered, cap: 100 })
     );
 }
+
+#[test]
+fn output_consumed_a_little_at_a_time_does_not_keep_growing() {
+    // A peer that always leaves some output unread: the output never empties, so only
+    // compaction keeps the written bytes from piling up in front of the unwritten ones.
+    let mut server = Connection::new(Role::Server, Config::default());
+    let message = [5; 1000];
+    let mut largest = 0;
+    for _ in 0..(4 * OUT_COMPACT / message.len()) {
+        server.send_binary(&message).unwrap();
+        let pending = server.pending_output().len();
+        server.consume_output(pending - 300);
+        largest = largest.max(server.out.len());
+    }
+    assert_eq!(server.pending_output().len(), 300);
+    assert!(
+        largest <= 2 * OUT_COMPACT + 2 * message.len(),
+        "the output buffer held {largest} bytes for 300 unwritten"
+    );
+}
