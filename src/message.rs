@@ -269,3 +269,110 @@ impl PartialEq<Payload> for [u8] {
         self == other.as_slice()
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+
+    use super::*;
+
+    /// The three forms of a payload holding `bytes` (at most [`INLINE_MAX`] of them): inline,
+    /// owned, and lent from a larger buffer, between other bytes.
+    fn forms(bytes: &[u8]) -> [Payload; 3] {
+        let mut inline = [0; INLINE_MAX];
+        inline[..bytes.len()].copy_from_slice(bytes);
+        let mut buf = vec![0xee; 3];
+        buf.extend_from_slice(bytes);
+        buf.extend_from_slice(&[0xee; 5]);
+        let end = buf.len() - 5;
+        [
+            Payload(Repr::Inline {
+                len: bytes.len() as u8,
+                bytes: inline,
+            }),
+            Payload(Repr::Owned(bytes.to_vec())),
+            Payload::lent(Arc::new(buf), 3, end),
+        ]
+    }
+
+    fn hash(value: &impl Hash) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        value.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    #[test]
+    fn every_form_of_a_payload_is_the_same_bytes() {
+        let bytes = b"twelve bytes";
+        let [inline, owned, lent] = forms(bytes);
+        assert!(!inline.is_shared() && !owned.is_shared() && lent.is_shared());
+        for payload in [&inline, &owned, &lent] {
+            assert_eq!(payload.as_slice(), bytes);
+            assert_eq!(&**payload, bytes);
+            assert_eq!(payload.as_ref(), bytes);
+            assert!(*payload == *bytes);
+            assert!(*payload == bytes[..]);
+            assert!(*payload == &bytes[..]);
+            assert!(*payload == bytes.to_vec());
+            assert!(bytes.to_vec() == *payload);
+            assert!(bytes[..] == *payload);
+            assert_eq!(*payload, inline);
+            assert_eq!(format!("{payload:?}"), format!("{:?}", &bytes[..]));
+            assert_eq!(hash(payload), hash(&&bytes[..]));
+            assert_eq!(payload.clone().into_vec(), bytes);
+            assert_eq!(Vec::from(payload.clone()), bytes);
+        }
+        assert_ne!(inline, Payload::from(&b"other"[..]));
+    }
+
+    #[test]
+    fn short_payloads_are_stored_inline_and_longer_ones_own_their_size() {
+        let long = [7; INLINE_MAX + 1];
+        let short = &long[..INLINE_MAX];
+        assert!(
+            matches!(Payload::copy_of(short).0, Repr::Inline { len, .. } if usize::from(len) == INLINE_MAX)
+        );
+        match Payload::copy_of(&long).0 {
+            Repr::Owned(bytes) => assert_eq!(bytes.capacity(), INLINE_MAX + 1),
+            _ => panic!("{} bytes stored inline", INLINE_MAX + 1),
+        }
+        // Every constructor gives the bytes it was given.
+        assert_eq!(Payload::from([1, 2, 3]), [1, 2, 3]);
+        assert_eq!(Payload::from(&[1, 2, 3]), [1, 2, 3]);
+        assert_eq!(Payload::from("text"), *b"text");
+        assert_eq!(Payload::from(String::from("text")), *b"text");
+        assert_eq!(Payload::from(vec![9; 100]), vec![9; 100]);
+        assert_eq!(Payload::default().len(), 0);
+        assert_eq!(
+            Message::binary([1]),
+            Message::Binary(Payload::from(vec![1]))
+        );
+        assert_eq!(Message::text("hi"), Message::Text(String::from("hi")));
+    }
+
+    #[test]
+    fn a_message_from_an_event_copies_it() {
+        use crate::conn::CloseFrame;
+        assert_eq!(Message::from(Event::Text("a")), Message::text("a"));
+        assert_eq!(
+            Message::from(Event::Binary(&[1; 40])),
+            Message::binary([1; 40])
+        );
+        assert_eq!(
+            Message::from(Event::Ping(b"p")),
+            Message::Ping(b"p".to_vec())
+        );
+        assert_eq!(
+            Message::from(Event::Pong(b"q")),
+            Message::Pong(b"q".to_vec())
+        );
+        let close = CloseFrame {
+            code: CloseCode::NORMAL,
+            reason: "bye",
+        };
+        assert_eq!(
+            Message::from(Event::Close(close)),
+            Message::Close(CloseCode::NORMAL, "bye".into())
+        );
+    }
+}
