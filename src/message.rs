@@ -312,7 +312,8 @@ mod tests {
             assert_eq!(payload.as_ref(), bytes);
             assert!(*payload == *bytes);
             assert!(*payload == bytes[..]);
-            assert!(*payload == &bytes[..]);
+            let slice: &[u8] = bytes;
+            assert!(*payload == slice);
             assert!(*payload == bytes.to_vec());
             assert!(bytes.to_vec() == *payload);
             assert!(bytes[..] == *payload);
