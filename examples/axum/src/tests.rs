@@ -33,7 +33,10 @@ async fn echoes_and_closes() {
     assert_eq!(text, Some(Message::Text("hello, axum".into())));
     let data: Vec<u8> = (0..=255).cycle().take(100_000).collect();
     ws.send_binary(&data).await.expect("send binary");
-    assert_eq!(ws.read().await.expect("read"), Some(Message::Binary(data.into())));
+    assert_eq!(
+        ws.read().await.expect("read"),
+        Some(Message::Binary(data.into()))
+    );
     // Returns once the server's close frame came back: the close handshake is complete.
     ws.close(CloseCode::NORMAL, "bye").await.expect("close");
     assert_eq!(ws.connection().state(), rfc6455::State::Closed);
