@@ -73,7 +73,9 @@ impl Connection {
         Ok(self.take_message())
     }
 
-    /// The event found by [`poll_event`](Self::poll_event), owned.
+    /// The event found by [`poll_event`](Self::poll_event), owned. The small cases repeat
+    /// what `Message::from(take_event())` does on purpose: going through the borrowed event
+    /// measured 10-15% slower for 16-byte messages (the value is copied once more).
     #[inline]
     fn take_message(&mut self) -> Option<Message> {
         let (s, e) = self.ready_at;
