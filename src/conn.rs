@@ -222,7 +222,9 @@ pub struct Connection {
     ext: extension::Extensions,
     /// The extensions' output for the message being sent, reused between messages.
     scratch: Vec<u8>,
-    rng: Option<StdRng>,
+    /// A client's source of masking keys; boxed, because it is a third of the connection's
+    /// size and a server (which may hold many idle connections) has none.
+    rng: Option<Box<StdRng>>,
 
     // Receive side: `rbuf[rstart..rend]` holds bytes not yet consumed; `rbuf` is initialised
     // (zeros or old input) past `rend` so `recv_buf` can hand out `rbuf[rend..rwindow]`.
@@ -306,6 +308,7 @@ impl Connection {
     }
 
     fn with_rng(role: Role, config: Config, rng: Option<StdRng>) -> Connection {
+        let rng = rng.map(Box::new);
         Connection {
             role,
             config,

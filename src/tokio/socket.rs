@@ -154,7 +154,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// the `Sink` accepted but could not queue yet is dropped).
     #[must_use]
     pub fn into_parts(self) -> (S, Connection) {
-        (self.driver.stream, self.driver.conn)
+        (self.driver.stream, *self.driver.conn)
     }
 
     pub(crate) fn into_driver(self) -> (Driver<S>, Option<Duration>, Option<Message>) {
