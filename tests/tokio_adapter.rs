@@ -479,3 +479,89 @@ fn an_idle_connection_stays_small() {
     let conn = size_of::<Connection>();
     assert!(conn <= 640, "Connection is {conn} bytes");
 }
+
+/// A stream that counts `poll_flush` calls, over a `BufWriter` that delivers nothing until
+/// flushed.
+struct CountFlushes {
+    inner: tokio::io::BufWriter<DuplexStream>,
+    flushes: usize,
+}
+
+impl tokio::io::AsyncRead for CountFlushes {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for CountFlushes {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.flushes += 1;
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Reads flush the stream only after writing to it: not once per message (a cost on every
+/// read of a TLS or buffered stream), and always after a pong, which a buffered stream would
+/// otherwise hold back.
+#[tokio::test]
+async fn reads_flush_only_what_they_wrote() {
+    let (a, mut raw) = tokio::io::duplex(1 << 20);
+    let stream = CountFlushes {
+        inner: tokio::io::BufWriter::new(a),
+        flushes: 0,
+    };
+    let mut ws = WebSocket::from_stream(stream, Role::Server, Config::default());
+    let mut client = Connection::with_seed(Role::Client, Config::default(), [9; 32]);
+    for i in 0..100_u8 {
+        client.send_binary(&[i; 20]).expect("send");
+    }
+    write_out(&mut raw, &mut client).await;
+    for i in 0..100_u8 {
+        let got = ws.read().await.expect("read");
+        assert_eq!(got, Some(Message::binary(vec![i; 20])));
+    }
+    assert_eq!(
+        ws.get_ref().flushes,
+        0,
+        "nothing was written, so nothing to flush"
+    );
+
+    client.send_ping(b"are you there").expect("ping");
+    client.send_text("after the ping").expect("send");
+    write_out(&mut raw, &mut client).await;
+    assert_eq!(
+        ws.read().await.expect("read"),
+        Some(Message::Ping(b"are you there".to_vec()))
+    );
+    assert_eq!(ws.get_ref().flushes, 1, "the pong was flushed");
+    // The pong reached the peer through the BufWriter.
+    assert_eq!(
+        raw_event(&mut raw, &mut client).await,
+        Some(Message::Pong(b"are you there".to_vec()))
+    );
+    assert_eq!(
+        ws.read().await.expect("read"),
+        Some(Message::text("after the ping"))
+    );
+    assert_eq!(ws.get_ref().flushes, 1);
+}

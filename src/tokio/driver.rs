@@ -34,6 +34,8 @@ pub(crate) struct Driver<S> {
     pub(crate) conn: Box<Connection>,
     origin: Instant,
     shutdown: Shutdown,
+    /// Bytes were written to the stream since its last completed `poll_flush`.
+    unflushed: bool,
     /// How long a send may wait on a stream that takes no bytes (`None`: forever).
     pub(crate) write_timeout: Option<Duration>,
     /// Since when the stream has taken no bytes of a send, and the timer for it.
@@ -47,6 +49,7 @@ impl<S> Driver<S> {
             conn: Box::new(conn),
             origin: Instant::now(),
             shutdown: Shutdown::No,
+            unflushed: false,
             write_timeout: None,
             write_blocked: None,
         }
@@ -60,25 +63,32 @@ impl<S> Driver<S> {
 
     /// Sets the core's read deadline `timeout` from now (`None`: clears it).
     pub(crate) fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        let now = self.now();
-        self.conn
-            .set_read_deadline(timeout.map(|t| now.saturating_add(t)));
+        let deadline = timeout.map(|t| self.now().saturating_add(t));
+        self.conn.set_read_deadline(deadline);
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
-    /// Writes out everything the connection queued, then flushes the stream.
+    /// Writes out everything the connection queued, then flushes the stream (if anything
+    /// was written since the last flush: a read calls this for every message).
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.conn.pending_output().is_empty() {
             let written = Pin::new(&mut self.stream).poll_write(cx, self.conn.pending_output());
             match ready!(written) {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Ok(n) => self.conn.consume_output(n),
+                Ok(n) => {
+                    self.unflushed = true;
+                    self.conn.consume_output(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
-        Pin::new(&mut self.stream).poll_flush(cx)
+        if self.unflushed {
+            ready!(Pin::new(&mut self.stream).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// [`poll_write_out`](Self::poll_write_out) for a send: fails with a retryable
@@ -169,7 +179,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let head = head.as_bytes();
         let slices = [IoSlice::new(head), IoSlice::new(payload)];
         let n = match Pin::new(&mut self.stream).poll_write_vectored(cx, &slices) {
-            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Ok(n)) => {
+                self.unflushed = true;
+                n
+            }
             Poll::Ready(Err(e)) if e.kind() != io::ErrorKind::Interrupted => {
                 self.conn.queue_unwritten(head, payload);
                 return Err(e.into());
@@ -243,9 +256,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         timer: &mut Timer,
     ) -> Poll<Result<bool, Error>> {
         loop {
-            let step = match self.conn.handle_timeout(self.now()) {
-                Err(e) => Err(Error::from(e)),
-                Ok(()) => self.conn.poll_event().map_err(Error::Protocol),
+            // Buffered input first, as the blocking driver does: time is read in only when
+            // nothing is buffered (once per read, not per message, and never skipped for
+            // long: the buffered input is at most one read window).
+            let step = match self.conn.poll_event() {
+                Ok(false) => self
+                    .conn
+                    .handle_timeout(self.now())
+                    .map(|()| false)
+                    .map_err(Error::from),
+                ready => ready.map_err(Error::Protocol),
             };
             let ready = match step {
                 Ok(ready) => ready,
@@ -258,6 +278,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     return Poll::Ready(Err(e));
                 }
             };
+            // The pong or close reply an event queued, a keepalive ping.
             match self.poll_write_out(cx) {
                 Poll::Ready(Ok(())) => ready!(self.poll_teardown(cx)),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),

@@ -145,13 +145,14 @@ fn client_stream(len: usize) -> Rc<Vec<u8>> {
     Rc::new(wire)
 }
 
-const DECODERS: [&str; 6] = [
+const DECODERS: [&str; 7] = [
     "rfc6455",
     "rfc6455 read()",
     "floor",
     "tungstenite",
     "tokio-websockets",
     "fastwebsockets",
+    "rfc6455-tokio read()",
 ];
 
 fn decode_jobs(wire: &Rc<Vec<u8>>, len: usize) -> Vec<Box<dyn Job>> {
@@ -260,6 +261,30 @@ fn decode_jobs(wire: &Rc<Vec<u8>>, len: usize) -> Vec<Box<dyn Job>> {
         })
     };
 
+    // The async adapter's owned read, as `tokio_echo_server` uses it; its keepalive timer
+    // needs the runtime's clock.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    let mut aws = rt.block_on(async {
+        rfc6455::tokio::WebSocket::from_stream(
+            MemStream::new(wire),
+            Role::Server,
+            Config::default(),
+        )
+    });
+    let owned_async = move |n: u64| {
+        rt.block_on(async {
+            for _ in 0..n {
+                match aws.read().await.unwrap() {
+                    Some(rfc6455::Message::Binary(data)) => expect(black_box(data).len()),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        })
+    };
+
     vec![
         Box::new(ours),
         Box::new(owned),
@@ -267,6 +292,7 @@ fn decode_jobs(wire: &Rc<Vec<u8>>, len: usize) -> Vec<Box<dyn Job>> {
         Box::new(tungstenite),
         Box::new(tokio_ws),
         Box::new(fast),
+        Box::new(owned_async),
     ]
 }
 
@@ -290,7 +316,8 @@ pub fn run_decode(plan: Plan) -> Vec<Target> {
             );
         }
         println!("{row} | {:.1} |", median(&rates[0]) * len as f64 / 1e9);
-        // Columns: 0 rfc6455 (borrowed), 1 rfc6455 read() (owned), 2 floor, 3 tungstenite.
+        // Columns: 0 rfc6455 (borrowed), 1 rfc6455 read() (owned), 2 floor, 3 tungstenite,
+        // 6 rfc6455-tokio read() (owned, async).
         let mut target = |what: String, r: f64, goal: f64| {
             targets.push(Target {
                 what,
@@ -312,6 +339,11 @@ pub fn run_decode(plan: Plan) -> Vec<Target> {
                 1.5,
             );
         }
+        target(
+            format!("tokio read() {} >= 0.95x blocking read()", size_name(len)),
+            ratio(&rates[6], &rates[1]),
+            0.95,
+        );
         if len >= 64 << 10 {
             let name = size_name(len);
             target(
