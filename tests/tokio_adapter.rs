@@ -565,3 +565,45 @@ async fn reads_flush_only_what_they_wrote() {
     );
     assert_eq!(ws.get_ref().flushes, 1);
 }
+
+/// A peer that keeps talking is never pinged, however its bytes fall against the timer
+/// (armed once, it fires early and is re-armed at the deadline the core gives then); once it
+/// goes silent, the ping comes one interval after its last byte, not after the first.
+#[tokio::test(start_paused = true)]
+async fn keepalive_follows_the_last_byte_heard() {
+    let (mut ws, mut raw, mut peer) = duplex_pair(keepalive_config(10, 30), 1 << 16);
+    let started = tokio::time::Instant::now();
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Ok(Some(message)) = ws.read().await {
+            got.push((message, started.elapsed()));
+        }
+        got
+    });
+    // A message every 4 s for 40 s: the deadline moves on each.
+    for i in 0..10_u8 {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        peer.send_binary(&[i]).expect("send");
+        write_out(&mut raw, &mut peer).await;
+    }
+    let last = started.elapsed();
+    // Silent from here: the first thing the server sends is the ping, 10 s later.
+    assert_eq!(
+        raw_event(&mut raw, &mut peer).await,
+        Some(Message::Ping(b"keepalive".to_vec()))
+    );
+    assert_eq!(started.elapsed() - last, Duration::from_secs(10));
+    // Answered (the sans-IO peer queued its pong), then closed by the peer.
+    write_out(&mut raw, &mut peer).await;
+    peer.close(CloseCode::NORMAL, "").expect("close");
+    write_out(&mut raw, &mut peer).await;
+    let got = reader.await.expect("join");
+    let data: Vec<_> = got
+        .iter()
+        .filter_map(|(m, _)| match m {
+            Message::Binary(b) => Some(b[0]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(data, (0..10).collect::<Vec<u8>>());
+}

@@ -327,6 +327,13 @@ impl Timer {
         };
         match &mut self.sleep {
             Some(sleep) if self.at == Some(at) => sleep.as_mut().poll(cx),
+            // Armed for an earlier deadline that has not passed: kept. The keepalive deadline
+            // moves with every byte heard, and a reset per message costs a timer update per
+            // message; this timer fires early instead, at most once per deadline, and the
+            // core, asked again, gives the later one.
+            Some(sleep) if self.at.is_some_and(|armed| armed < at) && !sleep.is_elapsed() => {
+                sleep.as_mut().poll(cx)
+            }
             Some(sleep) => {
                 sleep.as_mut().reset(deadline);
                 self.at = Some(at);
