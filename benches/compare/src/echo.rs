@@ -8,7 +8,8 @@
 //!   message without copying it (what the blocking adapter's owned `read` costs on top);
 //! - `tungstenite`: `tungstenite::accept`, then `read` and `send` the message back;
 //! - on tokio (multi-thread runtime, 2 workers, task per connection; see `echo_tokio`):
-//!   `tokio-raw`, `rfc6455-tokio`, `tokio-websockets`, `fastwebsockets`;
+//!   `tokio-raw`, `rfc6455-tokio`, `rfc6455-tokio-nokeepalive`, `tokio-websockets`,
+//!   `fastwebsockets`;
 //! - `floor` (on request, `--server floor`): the least any WebSocket server does, parse,
 //!   unmask and write back, no checks; `raw+N` or `raw/SIZE`: the raw server reading at N
 //!   bytes past a 64-byte boundary or into a SIZE-byte buffer.
@@ -29,13 +30,14 @@ use std::time::{Duration, Instant};
 use crate::measure::{median, ratio, si, size_name, thread_cpu_secs};
 use crate::{Plan, Target};
 
-const SERVERS: [&str; 8] = [
+const SERVERS: [&str; 9] = [
     "raw",
     "rfc6455",
     "rfc6455-sansio",
     "tungstenite",
     "tokio-raw",
     "rfc6455-tokio",
+    "rfc6455-tokio-nokeepalive",
     "tokio-websockets",
     "fastwebsockets",
 ];
@@ -604,7 +606,17 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
     let mut async_ratios = Vec::new();
     // The tokio servers' CPU is compared with the raw server on the same runtime.
     let tokio_raw = servers.iter().position(|s| s.name == "tokio-raw");
-    let ours_async = servers.iter().position(|s| s.name == "rfc6455-tokio");
+    let ours_async: Vec<usize> = (0..servers.len())
+        .filter(|&i| servers[i].name.starts_with("rfc6455-tokio"))
+        .collect();
+    let peers_async: Vec<usize> = (0..servers.len())
+        .filter(|&i| {
+            matches!(
+                servers[i].name.as_str(),
+                "tokio-websockets" | "fastwebsockets"
+            )
+        })
+        .collect();
     for &(conns, len) in cells {
         // rates[server][trial], cpu[server][trial]
         let mut rates = vec![vec![0.0; plan.echo_trials]; servers.len()];
@@ -653,24 +665,57 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
                     lower_is_better: true,
                 });
             }
-            if let Some(ours) = ours_async.filter(|&o| o != i)
-                && crate::echo_tokio::is_tokio(&server.name)
-            {
-                async_ratios.push(format!(
-                    "| {conns} x {} | {} | {:.2}x |",
-                    size_name(len),
-                    server.name,
-                    ratio(&cpu[ours], &cpu[i])
-                ));
+        }
+        for &ours in &ours_async {
+            let name = &servers[ours].name;
+            let cell = format!("{name} echo {conns} x {}", size_name(len));
+            for (i, server) in servers.iter().enumerate() {
+                if crate::echo_tokio::is_tokio(&server.name) && !ours_async.contains(&i) {
+                    async_ratios.push(format!(
+                        "| {conns} x {} | {name} | {} | {:.2}x |",
+                        size_name(len),
+                        server.name,
+                        ratio(&cpu[ours], &cpu[i])
+                    ));
+                }
+            }
+            if let Some(raw) = tokio_raw {
+                let r = ratio(&cpu[ours], &cpu[raw]);
+                targets.push(Target {
+                    what: format!("{cell}: server CPU <= 1.10x tokio-raw"),
+                    measured: format!("{r:.2}x"),
+                    value: r,
+                    goal: 1.10,
+                    lower_is_better: true,
+                });
+            }
+            if !peers_async.is_empty() {
+                // Per trial, the better (lower CPU) of the peers.
+                let best: Vec<f64> = (0..plan.echo_trials)
+                    .map(|t| {
+                        peers_async
+                            .iter()
+                            .map(|&p| cpu[p][t])
+                            .fold(f64::INFINITY, f64::min)
+                    })
+                    .collect();
+                let r = ratio(&cpu[ours], &best);
+                targets.push(Target {
+                    what: format!("{cell}: server CPU <= 1.00x the better of the async peers"),
+                    measured: format!("{r:.2}x"),
+                    value: r,
+                    goal: 1.00,
+                    lower_is_better: true,
+                });
             }
         }
     }
     if !async_ratios.is_empty() {
         println!(
-            "\n### rfc6455-tokio server CPU per round trip / other tokio server (median of per-trial ratios; below 1 is less CPU)\n"
+            "\n### rfc6455-tokio server CPU per round trip / other tokio server's (median of per-trial ratios; below 1 is less CPU)\n"
         );
-        println!("| connections x size | other | rfc6455-tokio / other |");
-        println!("|---|---|---:|");
+        println!("| connections x size | ours | other | ours / other |");
+        println!("|---|---|---|---:|");
         for line in async_ratios {
             println!("{line}");
         }

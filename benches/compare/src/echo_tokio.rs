@@ -4,7 +4,11 @@
 //!
 //! - `tokio-raw`: read into a 64 KiB buffer, write it back: the limit on this runtime;
 //! - `rfc6455-tokio`: our async adapter as `examples/tokio_echo_server.rs` uses it
-//!   (`accept`, owned `read`, `send_binary`);
+//!   (`accept`, owned `read`, `send_binary`), with the server's default keepalive;
+//! - `rfc6455-tokio-nokeepalive`: the same with keepalive off, the work the others do (none
+//!   of them has a keepalive). A timer that stays armed makes each park of an idle worker
+//!   an `epoll_wait` with a timeout, which costs at one connection, where the worker parks
+//!   between every two messages;
 //! - `tokio-websockets`: `ServerBuilder::accept`, then `next` and `send` the message back;
 //! - `fastwebsockets`: the opening handshake answered by hand (fastwebsockets' own needs
 //!   hyper), then a `FragmentCollector` (whole messages, UTF-8 checked, as its echo example)
@@ -18,7 +22,11 @@ use tokio::net::TcpStream;
 pub fn is_tokio(kind: &str) -> bool {
     matches!(
         kind,
-        "tokio-raw" | "rfc6455-tokio" | "tokio-websockets" | "fastwebsockets"
+        "tokio-raw"
+            | "rfc6455-tokio"
+            | "rfc6455-tokio-nokeepalive"
+            | "tokio-websockets"
+            | "fastwebsockets"
     )
 }
 
@@ -42,7 +50,8 @@ pub fn serve(kind: &str, listener: std::net::TcpListener) {
             let _ = stream.set_nodelay(true);
             match kind.as_str() {
                 "tokio-raw" => tokio::spawn(raw(stream)),
-                "rfc6455-tokio" => tokio::spawn(rfc6455(stream)),
+                "rfc6455-tokio" => tokio::spawn(rfc6455(stream, true)),
+                "rfc6455-tokio-nokeepalive" => tokio::spawn(rfc6455(stream, false)),
                 "tokio-websockets" => tokio::spawn(tokio_websockets(stream)),
                 "fastwebsockets" => tokio::spawn(fastwebsockets(stream)),
                 other => panic!("unknown server {other:?}"),
@@ -65,9 +74,13 @@ async fn raw(mut stream: TcpStream) {
     }
 }
 
-async fn rfc6455(stream: TcpStream) {
-    use rfc6455::tokio::Message;
-    let Ok(mut ws) = rfc6455::tokio::accept(stream).await else {
+async fn rfc6455(stream: TcpStream, keepalive: bool) {
+    use rfc6455::tokio::{Acceptor, Message};
+    let mut acceptor = Acceptor::new();
+    if !keepalive {
+        acceptor = acceptor.keepalive(rfc6455::Keepalive::off());
+    }
+    let Ok(mut ws) = acceptor.accept(stream).await else {
         return;
     };
     loop {

@@ -86,7 +86,7 @@ fn main() {
             "-h" | "--help" => {
                 println!(
                     "usage: rfc6455-compare [--quick] [--only mask|decode|encode|echo]... \
-                     [--server raw|raw+OFFSET|rfc6455|tungstenite|tokio-raw|rfc6455-tokio|tokio-websockets|fastwebsockets]... [--cell CONNECTIONSxSIZE]... [--mask-size BYTES]..."
+                     [--server raw|raw+OFFSET|rfc6455|tungstenite|tokio-raw|rfc6455-tokio|rfc6455-tokio-nokeepalive|tokio-websockets|fastwebsockets]... [--cell CONNECTIONSxSIZE]... [--mask-size BYTES]..."
                 );
                 return;
             }
@@ -126,7 +126,7 @@ fn main() {
         targets.extend(echo::run(plan, &servers, &cells));
     }
     if !targets.is_empty() {
-        println!("\n## Targets (issues 5 and 14)\n");
+        println!("\n## Targets (issues 5, 13 and 14)\n");
         println!("| target | measured | met |");
         println!("|---|---|---|");
         for t in &targets {
