@@ -8,6 +8,9 @@
 #   scripts/mutants.sh frame handshake    # some areas
 #   scripts/mutants.sh --diff REV [AREA]  # only mutants on lines changed since REV (git diff)
 #   MUTANTS_JOBS=2 scripts/mutants.sh     # two mutants at a time (two build directories)
+#   MUTANTS_FILES='src/conn/send.rs src/conn/timers.rs' scripts/mutants.sh conn
+#                                         # only these files of the area (to finish a run
+#                                         # that was stopped: cargo-mutants cannot resume)
 #
 # Areas and the tests each runs (the library's unit tests always):
 #   frame, utf8   tests/connection.rs, tests/messages.rs
@@ -16,8 +19,8 @@
 #   conn          src/conn.rs, src/conn/, src/error.rs: tests/connection.rs, deflate.rs,
 #                 timers.rs, messages.rs, fuzz_regressions.rs
 # Each area's results go to target/mutants/AREA/mutants.out (caught.txt, missed.txt,
-# timeout.txt, unviable.txt). About 5 to 12 s a mutant here; a full run is over an hour, so CI
-# does not run it.
+# timeout.txt, unviable.txt; AREA-part/ with MUTANTS_FILES). About 5 to 12 s a mutant here;
+# a full run is over an hour, so CI does not run it.
 #
 # Needs cargo-mutants (installed from crates.io when missing).
 set -euo pipefail
@@ -49,14 +52,19 @@ for area in "${areas[@]}"; do
             tests=(connection deflate timers messages fuzz_regressions) ;;
         *) echo "unknown area '$area' (frame, utf8, deflate, handshake, conn)" >&2; exit 2 ;;
     esac
+    out_dir=target/mutants/$area
+    if [[ -n ${MUTANTS_FILES:-} ]]; then
+        read -ra files <<<"$MUTANTS_FILES"
+        out_dir=target/mutants/$area-part
+    fi
     args=(--no-shuffle --all-features --jobs "${MUTANTS_JOBS:-1}" --timeout 120
-        --output "target/mutants/$area" --cargo-arg=--lib "${diff_args[@]}")
+        --output "$out_dir" --cargo-arg=--lib "${diff_args[@]}")
     for f in "${files[@]}"; do args+=(--file "$f"); done
     for t in "${tests[@]}"; do args+=("--cargo-arg=--test=$t"); done
     # Mutants inside the unit test modules are not mutants of the core.
     args+=(--exclude 'src/**/tests.rs' --exclude 'src/**/tests/*.rs')
     echo "==> mutants: $area"
-    mkdir -p "target/mutants/$area"
+    mkdir -p "$out_dir"
     rc=0
     cargo mutants "${args[@]}" || rc=$?
     # 0: all caught; 2: some missed; 3: some timed out; others: cargo-mutants failed.
@@ -64,7 +72,7 @@ for area in "${areas[@]}"; do
         0 | 2 | 3) ;;
         *) echo "==> cargo mutants failed in $area (exit $rc)" >&2; exit "$rc" ;;
     esac
-    out=target/mutants/$area/mutants.out
+    out=$out_dir/mutants.out
     for kind in caught missed timeout unviable; do
         printf '%s %s: %s\n' "$area" "$kind" "$(wc -l <"$out/$kind.txt" 2>/dev/null || echo 0)"
     done
