@@ -37,6 +37,7 @@ const CASES: &[(&str, Run)] = &[
     }),
     ("ping/pong, we ping", |url| Box::pin(we_ping(url))),
     ("ping/pong, peer pings", |url| Box::pin(peer_pings(url))),
+    ("close code+reason, we close", |url| Box::pin(we_close(url))),
     ("close code+reason, peer closes", |url| {
         Box::pin(peer_closes(url))
     }),
@@ -196,6 +197,28 @@ async fn peer_pings(url: String) -> Outcome {
     ensure!(pinged, "no ping seen before the peer's confirmation");
     ws.close(CloseCode::NORMAL, "").await?;
     Ok("the peer's ping answered automatically; the peer saw our pong".into())
+}
+
+async fn we_close(url: String) -> Outcome {
+    // Closed, and dropped at once: peers wait for the TCP connection to end too.
+    builder(&url)
+        .connect()
+        .await?
+        .close(CloseCode(4001), "bye from rfc6455")
+        .await?;
+    // The peer records the close when its handler ends, which may be just after ours.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let mut ws = builder(&url).connect().await?;
+        ws.send_text("!lastclose").await?;
+        let reply = next_data(&mut ws).await?;
+        ws.close(CloseCode::NORMAL, "").await?;
+        if reply == Message::Text("4001 bye from rfc6455".into()) {
+            return Ok("the peer received 4001 \"bye from rfc6455\"".into());
+        }
+        ensure!(Instant::now() < deadline, "the peer recorded {reply:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn peer_closes(url: String) -> Outcome {
