@@ -9,9 +9,10 @@
 #
 # What runs: `cargo +nightly miri test --lib` with the default features: the frame codec, the
 # connection state machine, the handshake parsers, masking (the portable path: Miri has no
-# SIMD detection), UTF-8 validation, the proxy exchanges and the copy helpers. The adapters
-# have no unit tests (they are tested over sockets in tests/), and zlib (feature `deflate`) is
-# left out. Under `cfg(miri)` the exhaustive loops and the large-message tests run smaller
+# SIMD detection), UTF-8 validation, the proxy exchanges, the copy helpers, and the blocking
+# adapter's driving loop and read-timeout bookkeeping (against a scripted transport and a clock
+# moved by hand; the adapters' I/O is tested over sockets in tests/). zlib (feature `deflate`)
+# is left out. Under `cfg(miri)` the exhaustive loops and the large-message tests run smaller
 # versions of themselves, every branch kept, and proptest draws PROPTEST_CASES (default 8)
 # cases per property.
 #

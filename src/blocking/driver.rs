@@ -7,7 +7,7 @@ use core::ops::DerefMut;
 use std::time::Duration;
 
 use super::Error;
-use super::timers::Clock;
+use super::timers::Time;
 use crate::{Connection, State, Teardown};
 
 /// What the loop needs from a transport.
@@ -48,7 +48,7 @@ pub(crate) trait Link {
 /// # Errors
 /// [`Error::Protocol`] when the peer broke the protocol (the close frame was written as far
 /// as the socket took it), the core's timeouts, and I/O errors.
-pub(crate) fn pump<L: Link>(link: &mut L, clock: &Clock) -> Result<bool, Error> {
+pub(crate) fn pump<L: Link, T: Time>(link: &mut L, clock: &T) -> Result<bool, Error> {
     loop {
         let polled = link.conn().poll_event();
         match polled {
@@ -101,3 +101,6 @@ pub(crate) fn teardown<L: Link>(link: &mut L) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests;

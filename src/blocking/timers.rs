@@ -26,6 +26,19 @@ pub type TimeoutControl<S> = fn(&S, Option<Duration>) -> io::Result<()>;
 /// [`WebSocket::with_shutdown_control`](super::WebSocket::with_shutdown_control).
 pub type ShutdownControl<S> = fn(&mut S) -> io::Result<()>;
 
+/// What the driving loop asks of a clock: the core's `now`, and how long a read may wait for
+/// a deadline. [`Clock`] in use; one advanced by hand in the driver's tests.
+pub(crate) trait Time {
+    /// The core's `now`.
+    fn now(&self) -> Duration;
+
+    /// How long a read may wait for the core's deadline `at`: at least a millisecond (a zero
+    /// read timeout means "none" to the OS).
+    fn until(&self, at: Duration) -> Duration {
+        at.saturating_sub(self.now()).max(Duration::from_millis(1))
+    }
+}
+
 /// The clock the core's deadlines are measured on: time since the connection's adapter was
 /// made.
 #[derive(Clone, Copy, Debug)]
@@ -46,10 +59,15 @@ impl Clock {
         self.now().saturating_add(timeout)
     }
 
-    /// How long a read may wait for the core's deadline `at`: at least a millisecond (a zero
-    /// read timeout means "none" to the OS).
+    /// How long a read may wait for the core's deadline `at` (see [`Time::until`]).
     pub(crate) fn until(&self, at: Duration) -> Duration {
-        at.saturating_sub(self.now()).max(Duration::from_millis(1))
+        Time::until(self, at)
+    }
+}
+
+impl Time for Clock {
+    fn now(&self) -> Duration {
+        self.0.elapsed()
     }
 }
 
