@@ -2,11 +2,11 @@
 
 mod support;
 
-use rfc6455::frame::{Decoded, FrameHeader, OpCode};
+use rfc6455::frame::{Decoded, FrameError, FrameHeader, OpCode};
 use rfc6455::{
     CloseCode, Config, Connection, Event, MessageKind, ProtocolError, Role, SendError, State,
 };
-use support::frames::{KEY, both_roles, close_payload, decode_frames, raw_frame, to};
+use support::frames::{KEY, both_roles, close_payload, decode_frames, header_to, raw_frame, to};
 use support::seen::{Seen, drain, feed, one_chunk_and_bytewise};
 
 fn conn(role: Role) -> Connection {
@@ -27,15 +27,23 @@ fn run_with(role: Role, config: Config, input: &[u8]) -> (Vec<Seen>, Vec<u8>) {
     one_chunk_and_bytewise(|| conn_with(role, config.clone()), input)
 }
 
-/// Asserts the connection failed with `error` and queued a close frame with its code.
+/// Feeds `input` in one chunk and one byte at a time (which must agree) and asserts the
+/// connection failed with `error`, whose close code is `code`, before any event, and queued
+/// exactly one close frame, last, carrying `code` and no reason.
 fn assert_fails(role: Role, input: &[u8], error: ProtocolError, code: u16) {
-    let (seen, out) = run(role, input);
-    assert_eq!(seen.last(), Some(&Seen::Error(error)), "{seen:?}");
+    assert_fails_with(role, Config::default(), input, error, code);
+}
+
+fn assert_fails_with(role: Role, config: Config, input: &[u8], error: ProtocolError, code: u16) {
+    let (seen, out) = run_with(role, config, input);
+    assert_eq!(seen, vec![Seen::Error(error)]);
     assert_eq!(error.close_code().0, code);
     let sent = decode_frames(role, &out);
     let (op, _, payload) = sent.last().expect("a close frame was queued");
     assert_eq!(*op, OpCode::Close);
-    assert_eq!(payload[..2], code.to_be_bytes());
+    assert_eq!(payload[..], code.to_be_bytes());
+    let closes = sent.iter().filter(|(op, ..)| *op == OpCode::Close).count();
+    assert_eq!(closes, 1, "{sent:?}");
 }
 
 // ------------------------------------------------------------------ data messages
@@ -114,6 +122,19 @@ fn fragmented_messages_with_control_frames_between() {
             decode_frames(role, &out),
             vec![(OpCode::Pong, true, b"ping".to_vec())]
         );
+        // The simplest case: one ping between the two fragments of a text message.
+        let mut input = to(role, false, 1, b"a");
+        input.extend(to(role, true, 9, b"between"));
+        input.extend(to(role, true, 0, b"b"));
+        let (seen, out) = run(role, &input);
+        assert_eq!(
+            seen,
+            vec![Seen::Ping(b"between".to_vec()), Seen::Text("ab".into())]
+        );
+        assert_eq!(
+            decode_frames(role, &out),
+            vec![(OpCode::Pong, true, b"between".to_vec())]
+        );
     }
 }
 
@@ -191,24 +212,43 @@ fn client_masks_every_frame_with_a_fresh_key() {
 
 // ------------------------------------------------------------------ section 5: failures
 
+/// Data and control opcodes, each with an empty payload and a short one (for a close, the
+/// code 1000).
+fn opcodes_and_payloads() -> Vec<(u8, &'static [u8])> {
+    let mut out = Vec::new();
+    for op in [1, 2, 8, 9, 10] {
+        let short: &[u8] = if op == 8 { &[0x03, 0xe8] } else { b"x" };
+        out.extend([(op, &b""[..]), (op, short)]);
+    }
+    out
+}
+
 #[test]
 fn server_receives_unmasked_frame_fails_1002() {
-    for op in [1, 2, 9, 8] {
+    for (op, payload) in opcodes_and_payloads() {
         assert_fails(
             Role::Server,
-            &raw_frame(true, 0, op, None, b""),
+            &raw_frame(true, 0, op, None, payload),
             ProtocolError::UnmaskedFrame,
             1002,
         );
     }
+    // A continuation after a properly masked start.
+    let mut input = to(Role::Server, false, 1, b"a");
+    input.extend(raw_frame(true, 0, 0, None, b"b"));
+    assert_fails(Role::Server, &input, ProtocolError::UnmaskedFrame, 1002);
 }
 
 #[test]
 fn client_receives_masked_frame_fails_1002() {
-    for op in [1, 2, 9, 8] {
-        let input = raw_frame(true, 0, op, Some(KEY), b"");
+    for (op, payload) in opcodes_and_payloads() {
+        let input = raw_frame(true, 0, op, Some(KEY), payload);
         assert_fails(Role::Client, &input, ProtocolError::MaskedFrame, 1002);
     }
+    // A continuation after a properly unmasked start.
+    let mut input = to(Role::Client, false, 1, b"a");
+    input.extend(raw_frame(true, 0, 0, Some(KEY), b"b"));
+    assert_fails(Role::Client, &input, ProtocolError::MaskedFrame, 1002);
 }
 
 #[test]
@@ -216,8 +256,12 @@ fn rsv_bits_without_extension_fail_1002() {
     for role in both_roles() {
         let mask = (role == Role::Server).then_some(KEY);
         for rsv in 1..8 {
-            let input = raw_frame(true, rsv, 1, mask, b"hi");
-            assert_fails(role, &input, ProtocolError::ReservedBits(rsv), 1002);
+            for op in [1, 2, 9] {
+                for payload in [&b"x"[..], b"hi"] {
+                    let input = raw_frame(true, rsv, op, mask, payload);
+                    assert_fails(role, &input, ProtocolError::ReservedBits(rsv), 1002);
+                }
+            }
         }
     }
 }
@@ -227,7 +271,19 @@ fn reserved_opcodes_fail_1002() {
     for role in both_roles() {
         for op in (3..=7).chain(0xB..=0xF) {
             let input = to(role, true, op, b"");
-            let err = ProtocolError::Frame(rfc6455::frame::FrameError::ReservedOpcode(op));
+            let err = ProtocolError::Frame(FrameError::ReservedOpcode(op));
+            assert_fails(role, &input, err, 1002);
+        }
+    }
+}
+
+#[test]
+fn non_minimal_lengths_fail_1002() {
+    // The policy (frame.rs docs): a non-minimal length is a protocol error, 1002.
+    for role in both_roles() {
+        for (len, form) in [(125, 126), (0, 126), (65535, 127), (5, 127)] {
+            let input = header_to(role, 2, len, Some(form));
+            let err = ProtocolError::Frame(FrameError::NonMinimalLength(len));
             assert_fails(role, &input, err, 1002);
         }
     }
@@ -235,7 +291,6 @@ fn reserved_opcodes_fail_1002() {
 
 #[test]
 fn control_frames_fragmented_or_over_125_bytes_fail_1002() {
-    use rfc6455::frame::FrameError;
     for role in both_roles() {
         let input = to(role, false, 9, b"x");
         assert_fails(
@@ -250,6 +305,13 @@ fn control_frames_fragmented_or_over_125_bytes_fail_1002() {
             &input,
             ProtocolError::Frame(FrameError::ControlTooLong(OpCode::Ping)),
             1002,
+        );
+        // 125 bytes is the most a control frame may carry.
+        let (seen, out) = run(role, &to(role, true, 9, &[7; 125]));
+        assert_eq!(seen, vec![Seen::Ping(vec![7; 125])]);
+        assert_eq!(
+            decode_frames(role, &out),
+            vec![(OpCode::Pong, true, vec![7; 125])]
         );
     }
 }
@@ -284,19 +346,36 @@ fn continuation_without_start_and_new_message_inside_fragments_fail_1002() {
 
 #[test]
 fn invalid_utf8_fails_1007_at_the_first_bad_byte() {
+    let euro = "€".as_bytes();
     for role in both_roles() {
-        // Unfragmented, complete.
-        assert_fails(
-            role,
-            &to(role, true, 1, b"ok\xc0\xaf"),
-            ProtocolError::InvalidUtf8,
-            1007,
-        );
-        // Truncated at FIN.
+        // Unfragmented, complete: an overlong form, a surrogate, above U+10FFFF, 0xff.
+        for bad in [
+            &b"ok\xc0\xaf"[..],
+            b"\xc0\xaf",
+            b"\xed\xa0\x80",
+            b"\xf4\x90\x80\x80",
+            b"ok\xff",
+        ] {
+            let input = to(role, true, 1, bad);
+            assert_fails(role, &input, ProtocolError::InvalidUtf8, 1007);
+        }
+        // Truncated at FIN: a 2-byte code point cut after one byte, a 3-byte one after two.
         let mut input = to(role, false, 1, "κ".as_bytes());
         input.extend(to(role, true, 0, &[0xce]));
         assert_fails(role, &input, ProtocolError::InvalidUtf8, 1007);
-        // A bad byte in a middle fragment fails before that fragment's FIN arrives.
+        let mut input = to(role, false, 1, b"x");
+        input.extend(to(role, true, 0, &euro[..2]));
+        assert_fails(role, &input, ProtocolError::InvalidUtf8, 1007);
+        // A code point split across three fragments is valid.
+        let mut input = to(role, false, 1, &euro[..1]);
+        input.extend(to(role, false, 0, &euro[1..2]));
+        input.extend(to(role, true, 0, &euro[2..]));
+        assert_eq!(run(role, &input).0, vec![Seen::Text("€".into())]);
+        // A bad byte in a middle fragment fails at that fragment, before any FIN...
+        let mut input = to(role, false, 1, b"fine");
+        input.extend(to(role, false, 0, b"\xed\xa0\x80"));
+        assert_fails(role, &input, ProtocolError::InvalidUtf8, 1007);
+        // ... and before that fragment's own end arrives.
         let mut c = conn(role);
         c.recv(&to(role, false, 1, b"hello"));
         let mut bad = to(role, false, 0, b"\xed\xa0\x80 and much more text");
@@ -326,13 +405,13 @@ fn frame_and_message_limits_fail_1009_at_the_header() {
         let header_len = if role == Role::Server { 8 } else { 4 };
         let mut c = conn_with(role, config.clone());
         c.recv(&frame[..header_len]);
-        assert!(matches!(
-            c.next_event(),
-            Err(ProtocolError::Frame(rfc6455::frame::FrameError::TooLong {
-                len: 1001,
-                max: 1000
-            }))
-        ));
+        let too_long = ProtocolError::Frame(FrameError::TooLong {
+            len: 1001,
+            max: 1000,
+        });
+        assert_eq!(c.next_event(), Err(too_long));
+        // The whole frame, in one chunk and byte by byte: 1009 is queued.
+        assert_fails_with(role, config.clone(), &frame, too_long, 1009);
         // A fragmented message fails at the fragment that crosses the limit.
         let mut c = conn_with(role, config.clone());
         let mut seen = feed(&mut c, &to(role, false, 2, &[0; 1000]), 1 << 20);
@@ -349,6 +428,17 @@ fn frame_and_message_limits_fail_1009_at_the_header() {
             }
         );
         assert_eq!(err.close_code(), CloseCode::MESSAGE_TOO_BIG);
+        // The same for a text message, in one chunk and byte by byte: 1009 is queued.
+        let mut input = to(role, false, 1, &[b'a'; 1000]);
+        input.extend(to(role, false, 0, &[b'a'; 1000]));
+        input.extend(header_to(role, 0, 501, None));
+        assert_fails_with(role, config.clone(), &input, err, 1009);
+        // At exactly 2500: delivered.
+        let mut input = to(role, false, 1, &[b'a'; 1000]);
+        input.extend(to(role, false, 0, &[b'a'; 1000]));
+        input.extend(to(role, true, 0, &[b'a'; 500]));
+        let (seen, _) = run_with(role, config.clone(), &input);
+        assert_eq!(seen, vec![Seen::Text("a".repeat(2500))]);
     }
 }
 
@@ -480,12 +570,14 @@ fn every_valid_close_code_is_echoed() {
         .chain([3000, 3999, 4000, 4999])
     {
         for role in both_roles() {
-            let (seen, out) = run(role, &to(role, true, 8, &close_payload(code, "reason")));
-            assert_eq!(seen, vec![Seen::Close(code, "reason".into())]);
-            assert_eq!(
-                decode_frames(role, &out),
-                vec![(OpCode::Close, true, close_payload(code, ""))]
-            );
+            for reason in ["reason", "why"] {
+                let (seen, out) = run(role, &to(role, true, 8, &close_payload(code, reason)));
+                assert_eq!(seen, vec![Seen::Close(code, reason.into())]);
+                assert_eq!(
+                    decode_frames(role, &out),
+                    vec![(OpCode::Close, true, close_payload(code, ""))]
+                );
+            }
         }
     }
 }
@@ -511,7 +603,10 @@ fn close_with_one_byte_payload_fails_1002_and_bad_reason_fails_1007() {
             ProtocolError::CloseTooShort,
             1002,
         );
+        // A reason cut inside a code point: 4 bytes cut after 3, 2 bytes after 1.
         let input = to(role, true, 8, &close_payload(1000, "\u{1F600}")[..5]);
+        assert_fails(role, &input, ProtocolError::InvalidCloseReason, 1007);
+        let input = to(role, true, 8, &close_payload(1000, b"\xc3"));
         assert_fails(role, &input, ProtocolError::InvalidCloseReason, 1007);
     }
 }
@@ -631,42 +726,64 @@ fn simultaneous_close_ends_cleanly_on_both_sides_with_each_others_codes() {
 
 #[test]
 fn close_refuses_codes_that_must_not_be_sent() {
-    let mut c = conn(Role::Server);
-    for code in [1006, 1015, 999, 1004, 2000, 5000] {
+    for role in both_roles() {
+        let mut c = conn(role);
+        for code in [1006, 1015, 999, 1004, 2000, 5000] {
+            assert_eq!(
+                c.close(CloseCode(code), "").unwrap_err(),
+                SendError::InvalidCloseCode(CloseCode(code))
+            );
+        }
+        // 1005 means "no code": allowed only without a reason, and sends an empty close frame.
+        for reason in ["why", "x"] {
+            assert_eq!(
+                c.close(CloseCode::NO_STATUS, reason),
+                Err(SendError::InvalidCloseCode(CloseCode::NO_STATUS))
+            );
+        }
         assert_eq!(
-            c.close(CloseCode(code), "").unwrap_err(),
-            SendError::InvalidCloseCode(CloseCode(code))
+            c.close(CloseCode::NORMAL, &"x".repeat(124)),
+            Err(SendError::ReasonTooLong(124))
+        );
+        c.close(CloseCode::NO_STATUS, "").unwrap();
+        assert_eq!(
+            decode_frames(role, c.pending_output()),
+            vec![(OpCode::Close, true, vec![])]
         );
     }
-    // 1005 means "no code": allowed only without a reason, and sends an empty close frame.
-    assert_eq!(
-        c.close(CloseCode::NO_STATUS, "why"),
-        Err(SendError::InvalidCloseCode(CloseCode::NO_STATUS))
-    );
-    assert_eq!(
-        c.close(CloseCode::NORMAL, &"x".repeat(124)),
-        Err(SendError::ReasonTooLong(124))
-    );
-    c.close(CloseCode::NO_STATUS, "").unwrap();
-    assert_eq!(
-        decode_frames(Role::Server, c.pending_output()),
-        vec![(OpCode::Close, true, vec![])]
-    );
 }
 
 #[test]
 fn eof_without_close_reports_1006_and_sends_nothing() {
-    for role in both_roles() {
-        let mut c = conn(role);
-        let frame = to(role, true, 2, b"partial");
-        c.recv(&frame[..frame.len() - 2]);
-        assert_eq!(c.next_event(), Ok(None));
+    fn eof_is_1006(mut c: Connection) {
         c.recv_eof();
         let err = c.next_event().unwrap_err();
         assert_eq!(err, ProtocolError::UnexpectedEof);
         assert_eq!(err.close_code(), CloseCode::ABNORMAL);
         assert!(c.pending_output().is_empty(), "1006 is never sent");
         assert_eq!(c.state(), State::Failed);
+    }
+    for role in both_roles() {
+        // Cut inside a frame: in the header, after it, in the payload.
+        let short = to(role, true, 2, b"partial");
+        let long = to(role, true, 2, &[9; 300]);
+        for cut in [
+            &short[..short.len() - 2],
+            &long[..1],
+            &long[..3],
+            &long[..8],
+            &long[..100],
+        ] {
+            let mut c = conn(role);
+            c.recv(cut);
+            assert_eq!(c.next_event(), Ok(None));
+            eof_is_1006(c);
+        }
+        // After a complete message: the message, then 1006.
+        let mut c = conn(role);
+        c.recv(&to(role, true, 1, b"hi"));
+        assert_eq!(c.next_event(), Ok(Some(Event::Text("hi"))));
+        eof_is_1006(c);
     }
 }
 
