@@ -32,6 +32,14 @@ fn server_accepts_valid_variants() {
     }
     let absolute = server_recv(&req("GET ws://example.com/chat?x=1 HTTP/1.1", "", &[])).unwrap();
     assert_eq!((absolute.path(), absolute.query()), ("/chat", Some("x=1")));
+    // An origin-form path with "://" inside it is a path, not an absolute URL.
+    let origin = server_recv(&req("GET /to/http://example.com/x?y HTTP/1.1", "", &[])).unwrap();
+    assert_eq!(
+        (origin.path(), origin.query()),
+        ("/to/http://example.com/x", Some("y"))
+    );
+    let bare = server_recv(&req("GET ws://example.com HTTP/1.1", "", &[])).unwrap();
+    assert_eq!(bare.path(), "/");
 }
 
 #[test]
