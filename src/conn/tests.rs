@@ -1,5 +1,9 @@
 use alloc::vec::Vec;
 
+use core::time::Duration;
+
+use crate::{Keepalive, Message, SendError};
+
 use super::*;
 
 /// `count` client frames of `len` bytes each, payload byte `i` of frame `k` being
@@ -552,4 +556,112 @@ fn output_consumed_a_little_at_a_time_does_not_keep_growing() {
         largest <= 2 * OUT_COMPACT + 2 * message.len(),
         "the output buffer held {largest} bytes for 300 unwritten"
     );
+}
+
+/// Every message in `wire` (a server's output), as the client reads them.
+fn as_client_reads(wire: &[u8]) -> Vec<Message> {
+    let mut client = Connection::with_seed(Role::Client, Config::default(), [4; 32]);
+    client.recv(wire);
+    let mut out = Vec::new();
+    while let Some(message) = client.next_message().unwrap() {
+        out.push(message);
+    }
+    out
+}
+
+/// A client's ping carrying `data`.
+fn client_ping(data: &[u8]) -> Vec<u8> {
+    let mut client = Connection::with_seed(Role::Client, Config::default(), [5; 32]);
+    client.send_ping(data).unwrap();
+    client.pending_output().to_vec()
+}
+
+#[test]
+fn a_queued_pong_stays_tracked_when_the_output_is_compacted() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    let mut wire = Vec::new();
+    let take = |server: &mut Connection, n: usize, wire: &mut Vec<u8>| {
+        let n = n.min(server.pending_output().len());
+        wire.extend_from_slice(&server.pending_output()[..n]);
+        server.consume_output(n);
+    };
+    let ping = |server: &mut Connection, data: &[u8]| {
+        server.recv(&client_ping(data));
+        assert!(matches!(server.next_event(), Ok(Some(Event::Ping(_)))));
+    };
+    let big = alloc::vec![7; 100 * 1024];
+    server.send_binary(&big).unwrap();
+    ping(&mut server, b"p1"); // its pong queued behind the 100 KiB
+    take(&mut server, 70 * 1024, &mut wire);
+    // This send drops the 70 KiB written from the front of the output: the pong moves.
+    server.send_text("t").unwrap();
+    assert_eq!(server.out_pos, 0, "compacted");
+    ping(&mut server, b"p2"); // kept as the next pong: the first is still unwritten
+    take(&mut server, 2, &mut wire);
+    ping(&mut server, b"p3"); // replaces p2: only the latest ping needs an answer
+    take(&mut server, usize::MAX, &mut wire); // the first pong is out: p3's is queued
+    take(&mut server, usize::MAX, &mut wire);
+    assert_eq!(
+        as_client_reads(&wire),
+        [
+            Message::Binary(big.into()),
+            Message::Pong(b"p1".to_vec()),
+            Message::text("t"),
+            Message::Pong(b"p3".to_vec()),
+        ]
+    );
+}
+
+#[test]
+fn a_close_reason_of_123_bytes_is_the_longest_sent() {
+    let reason = "r".repeat(MAX_CONTROL_PAYLOAD - 2);
+    let mut server = Connection::new(Role::Server, Config::default());
+    assert_eq!(
+        server.close(CloseCode::NORMAL, &alloc::format!("{reason}r")),
+        Err(SendError::ReasonTooLong(124))
+    );
+    server.close(CloseCode::NORMAL, &reason).unwrap();
+    assert_eq!(
+        as_client_reads(server.pending_output()),
+        [Message::Close(CloseCode::NORMAL, reason)]
+    );
+}
+
+#[test]
+fn the_read_deadline_reads_back_as_set() {
+    let config = Config {
+        keepalive: Keepalive::off(),
+        ..Config::default()
+    };
+    let mut server = Connection::new(Role::Server, config);
+    server.handle_timeout(Duration::ZERO).unwrap(); // start the clock
+    assert_eq!(server.read_deadline(), None);
+    server.set_read_deadline(Some(Duration::from_secs(7)));
+    assert_eq!(server.read_deadline(), Some(Duration::from_secs(7)));
+    assert_eq!(server.poll_timeout(), Some(Duration::from_secs(7)));
+}
+
+#[test]
+fn set_keepalive_turns_the_pings_on_and_off() {
+    let config = Config {
+        keepalive: Keepalive::off(),
+        ..Config::default()
+    };
+    let mut server = Connection::new(Role::Server, config);
+    server.handle_timeout(Duration::ZERO).unwrap(); // start the clock
+    assert_eq!(server.poll_timeout(), None);
+    let s = Duration::from_secs;
+    server.set_keepalive(Keepalive::new(s(10), s(30)));
+    assert_eq!(server.poll_timeout(), Some(s(10)));
+    server.handle_timeout(s(10)).unwrap();
+    assert_eq!(
+        as_client_reads(server.pending_output()),
+        [Message::Ping(b"keepalive".to_vec())]
+    );
+    let n = server.pending_output().len();
+    server.consume_output(n);
+    server.set_keepalive(Keepalive::off());
+    assert_eq!(server.poll_timeout(), None);
+    server.handle_timeout(s(1000)).unwrap();
+    assert!(server.pending_output().is_empty());
 }
