@@ -9,7 +9,7 @@
 //! - `tungstenite`: `tungstenite::accept`, then `read` and `send` the message back;
 //! - on tokio (multi-thread runtime, 2 workers, task per connection; see `echo_tokio`):
 //!   `tokio-raw`, `rfc6455-tokio`, `rfc6455-tokio-nokeepalive`, `tokio-websockets`,
-//!   `fastwebsockets`;
+//!   `fastwebsockets`, and on request `tokio-floor`;
 //! - `floor` (on request, `--server floor`): the least any WebSocket server does, parse,
 //!   unmask and write back, no checks; `raw+N` or `raw/SIZE`: the raw server reading at N
 //!   bytes past a 64-byte boundary or into a SIZE-byte buffer.

@@ -10,6 +10,9 @@
 //!   an `epoll_wait` with a timeout, which costs at one connection, where the worker parks
 //!   between every two messages;
 //! - `tokio-websockets`: `ServerBuilder::accept`, then `next` and `send` the message back;
+//! - `tokio-floor` (on request, `--server tokio-floor`): the least any WebSocket server does
+//!   on this runtime, as `floor` does with threads: parse the header, wait for the whole
+//!   frame, unmask it and write it back unmasked, no checks;
 //! - `fastwebsockets`: the opening handshake answered by hand (fastwebsockets' own needs
 //!   hyper), then a `FragmentCollector` (whole messages, UTF-8 checked, as its echo example)
 //!   writing each frame back.
@@ -23,6 +26,7 @@ pub fn is_tokio(kind: &str) -> bool {
     matches!(
         kind,
         "tokio-raw"
+            | "tokio-floor"
             | "rfc6455-tokio"
             | "rfc6455-tokio-nokeepalive"
             | "tokio-websockets"
@@ -50,6 +54,7 @@ pub fn serve(kind: &str, listener: std::net::TcpListener) {
             let _ = stream.set_nodelay(true);
             match kind.as_str() {
                 "tokio-raw" => tokio::spawn(raw(stream)),
+                "tokio-floor" => tokio::spawn(floor(stream)),
                 "rfc6455-tokio" => tokio::spawn(rfc6455(stream, true)),
                 "rfc6455-tokio-nokeepalive" => tokio::spawn(rfc6455(stream, false)),
                 "tokio-websockets" => tokio::spawn(tokio_websockets(stream)),
@@ -71,6 +76,65 @@ async fn raw(mut stream: TcpStream) {
                 }
             }
         }
+    }
+}
+
+async fn floor(stream: TcpStream) {
+    let Ok(ws) = rfc6455::tokio::accept(stream).await else {
+        return;
+    };
+    let (mut stream, _) = ws.into_parts();
+    let mut buf = vec![0_u8; 256 << 10];
+    let mut have = 0;
+    loop {
+        // The header: 2 bytes, the extended length, the 4-byte key.
+        let (head, len) = loop {
+            if have >= 2 {
+                let (ext, len) = match buf[1] & 0x7f {
+                    126 if have >= 4 => (2, usize::from(u16::from_be_bytes([buf[2], buf[3]]))),
+                    127 if have >= 10 => {
+                        let mut x = [0; 8];
+                        x.copy_from_slice(&buf[2..10]);
+                        (8, u64::from_be_bytes(x) as usize)
+                    }
+                    126 | 127 => (usize::MAX / 2, 0),
+                    short => (0, usize::from(short)),
+                };
+                if have >= 2 + ext + 4 {
+                    break (2 + ext + 4, len);
+                }
+            }
+            match stream.read(&mut buf[have..]).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => have += n,
+            }
+        };
+        while have < head + len {
+            match stream.read(&mut buf[have..]).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => have += n,
+            }
+        }
+        let mut key = [0; 4];
+        key.copy_from_slice(&buf[head - 4..head]);
+        rfc6455::mask::apply_mask(&mut buf[head..head + len], key, 0);
+        let mut out = [0_u8; 10];
+        let n = head - 4;
+        out[..n].copy_from_slice(&buf[..n]);
+        out[1] &= 0x7f;
+        let mut bufs = [
+            std::io::IoSlice::new(&out[..n]),
+            std::io::IoSlice::new(&buf[head..head + len]),
+        ];
+        let mut slices = &mut bufs[..];
+        while !slices.is_empty() {
+            match stream.write_vectored(slices).await {
+                Ok(0) | Err(_) => return,
+                Ok(k) => std::io::IoSlice::advance_slices(&mut slices, k),
+            }
+        }
+        buf.copy_within(head + len..have, 0);
+        have -= head + len;
     }
 }
 

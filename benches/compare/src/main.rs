@@ -86,7 +86,7 @@ fn main() {
             "-h" | "--help" => {
                 println!(
                     "usage: rfc6455-compare [--quick] [--only mask|decode|encode|echo]... \
-                     [--server raw|raw+OFFSET|rfc6455|tungstenite|tokio-raw|rfc6455-tokio|rfc6455-tokio-nokeepalive|tokio-websockets|fastwebsockets]... [--cell CONNECTIONSxSIZE]... [--mask-size BYTES]..."
+                     [--server raw|raw+OFFSET|rfc6455|tungstenite|tokio-raw|tokio-floor|rfc6455-tokio|rfc6455-tokio-nokeepalive|tokio-websockets|fastwebsockets]... [--cell CONNECTIONSxSIZE]... [--mask-size BYTES]..."
                 );
                 return;
             }
