@@ -8,6 +8,7 @@
 //! - [`timers`]: keepalive, idle, close and read deadlines, with time passed in;
 //! - [`extension`]: the one seam for extensions (permessage-deflate).
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
