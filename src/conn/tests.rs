@@ -392,7 +392,10 @@ fn read_windows_double_from_1_kib_to_128_kib_while_reads_fill_them() {
         assert!(window + READ_ALIGN >= want, "read {k}: {windows:?}");
         assert!(window <= (2 * want).min(most), "read {k}: {windows:?}");
     }
-    assert_eq!(windows.last(), Some(&most), "{windows:?}");
+    // The last reads are offered READ_MAX, less what aligning the read's start may take
+    // (where the buffer lands decides that: under Miri it moves from run to run).
+    let last = *windows.last().expect("reads");
+    assert!(last <= most && last + READ_ALIGN >= most, "{windows:?}");
 }
 
 #[test]
