@@ -319,13 +319,7 @@ pub fn run_decode(plan: Plan) -> Vec<Target> {
         // Columns: 0 rfc6455 (borrowed), 1 rfc6455 read() (owned), 2 floor, 3 tungstenite,
         // 6 rfc6455-tokio read() (owned, async).
         let mut target = |what: String, r: f64, goal: f64| {
-            targets.push(Target {
-                what,
-                measured: format!("{r:.2}x"),
-                value: r,
-                goal,
-                lower_is_better: false,
-            })
+            targets.push(Target::at_least(what, r, goal));
         };
         if len == 16 {
             target(

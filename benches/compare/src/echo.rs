@@ -650,20 +650,16 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
             );
             if server.name == "rfc6455" {
                 let cell = format!("echo {conns} x {}", size_name(len));
-                targets.push(Target {
-                    what: format!("{cell}: server CPU <= 1.10x raw TCP"),
-                    measured: format!("{vs_raw:.2}x"),
-                    value: vs_raw,
-                    goal: 1.10,
-                    lower_is_better: true,
-                });
-                targets.push(Target {
-                    what: format!("{cell}: client CPU <= 1.05x against raw TCP"),
-                    measured: format!("{client_vs_raw:.2}x"),
-                    value: client_vs_raw,
-                    goal: 1.05,
-                    lower_is_better: true,
-                });
+                targets.push(Target::at_most(
+                    format!("{cell}: server CPU <= 1.10x raw TCP"),
+                    vs_raw,
+                    1.10,
+                ));
+                targets.push(Target::at_most(
+                    format!("{cell}: client CPU <= 1.05x against raw TCP"),
+                    client_vs_raw,
+                    1.05,
+                ));
             }
         }
         for &ours in &ours_async {
@@ -681,13 +677,11 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
             }
             if let Some(raw) = tokio_raw {
                 let r = ratio(&cpu[ours], &cpu[raw]);
-                targets.push(Target {
-                    what: format!("{cell}: server CPU <= 1.10x tokio-raw"),
-                    measured: format!("{r:.2}x"),
-                    value: r,
-                    goal: 1.10,
-                    lower_is_better: true,
-                });
+                targets.push(Target::at_most(
+                    format!("{cell}: server CPU <= 1.10x tokio-raw"),
+                    r,
+                    1.10,
+                ));
             }
             // The better peer: the one with the lower median CPU (a per-trial minimum of two
             // noisy figures would be biased low).
@@ -697,16 +691,14 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
                 .min_by(|&a, &b| median(&cpu[a]).total_cmp(&median(&cpu[b])));
             if let Some(best) = best {
                 let r = ratio(&cpu[ours], &cpu[best]);
-                targets.push(Target {
-                    what: format!(
+                targets.push(Target::at_most(
+                    format!(
                         "{cell}: server CPU <= 1.00x the better async peer ({})",
                         servers[best].name
                     ),
-                    measured: format!("{r:.2}x"),
-                    value: r,
-                    goal: 1.00,
-                    lower_is_better: true,
-                });
+                    r,
+                    1.00,
+                ));
             }
         }
     }
