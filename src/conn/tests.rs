@@ -630,14 +630,20 @@ fn a_close_reason_of_123_bytes_is_the_longest_sent() {
     );
 }
 
-#[test]
-fn the_read_deadline_reads_back_as_set() {
+/// A server with keepalive off whose clock has started: nothing is timed yet.
+fn untimed_server() -> Connection {
     let config = Config {
         keepalive: Keepalive::off(),
         ..Config::default()
     };
     let mut server = Connection::new(Role::Server, config);
-    server.handle_timeout(Duration::ZERO).unwrap(); // start the clock
+    server.handle_timeout(Duration::ZERO).unwrap();
+    server
+}
+
+#[test]
+fn the_read_deadline_reads_back_as_set() {
+    let mut server = untimed_server();
     assert_eq!(server.read_deadline(), None);
     server.set_read_deadline(Some(Duration::from_secs(7)));
     assert_eq!(server.read_deadline(), Some(Duration::from_secs(7)));
@@ -646,12 +652,7 @@ fn the_read_deadline_reads_back_as_set() {
 
 #[test]
 fn set_keepalive_turns_the_pings_on_and_off() {
-    let config = Config {
-        keepalive: Keepalive::off(),
-        ..Config::default()
-    };
-    let mut server = Connection::new(Role::Server, config);
-    server.handle_timeout(Duration::ZERO).unwrap(); // start the clock
+    let mut server = untimed_server();
     assert_eq!(server.poll_timeout(), None);
     let s = Duration::from_secs;
     server.set_keepalive(Keepalive::new(s(10), s(30)));
