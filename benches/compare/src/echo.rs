@@ -116,6 +116,20 @@ fn serve_rfc6455(stream: TcpStream) {
 
 /// The least a WebSocket echo server can do (after a handshake by rfc6455): read whole
 /// frames into a buffer, unmask, write header and payload back. No checks, no state.
+/// A client frame's header at the start of `b`, once all of it is there: its length (2 +
+/// extended length + 4-byte key) and the payload's length. The floor servers' whole parse.
+pub fn floor_header(b: &[u8]) -> Option<(usize, usize)> {
+    let (ext, len) = match *b.get(1)? & 0x7f {
+        126 => (2, usize::from(u16::from_be_bytes([*b.get(2)?, *b.get(3)?]))),
+        127 => {
+            let x: [u8; 8] = b.get(2..10)?.try_into().ok()?;
+            (8, u64::from_be_bytes(x) as usize)
+        }
+        short => (0, usize::from(short)),
+    };
+    (b.len() >= 2 + ext + 4).then_some((2 + ext + 4, len))
+}
+
 fn serve_floor(stream: TcpStream) {
     use std::io::IoSlice;
     let Ok(ws) = rfc6455::blocking::accept(stream) else {
@@ -132,27 +146,8 @@ fn serve_floor(stream: TcpStream) {
     let buf = &mut storage[start..start + (256 << 10)];
     let mut have = 0;
     loop {
-        // Header: 2 + ext + 4 bytes.
-        let need_header = |b: &[u8]| -> Option<(usize, usize)> {
-            if b.len() < 2 {
-                return None;
-            }
-            let (ext, len) = match b[1] & 0x7f {
-                126 if b.len() >= 4 => (2, usize::from(u16::from_be_bytes([b[2], b[3]]))),
-                127 if b.len() >= 10 => {
-                    let mut x = [0; 8];
-                    x.copy_from_slice(&b[2..10]);
-                    (8, u64::from_be_bytes(x) as usize)
-                }
-                126 | 127 => return None,
-                short => (0, usize::from(short)),
-            };
-            Some((2 + ext + 4, len))
-        };
         let (head, len) = loop {
-            if let Some(h) = need_header(&buf[..have])
-                && have >= h.0
-            {
+            if let Some(h) = floor_header(&buf[..have]) {
                 break h;
             }
             match stream.read(&mut buf[have..]) {

@@ -87,22 +87,9 @@ async fn floor(stream: TcpStream) {
     let mut buf = vec![0_u8; 256 << 10];
     let mut have = 0;
     loop {
-        // The header: 2 bytes, the extended length, the 4-byte key.
         let (head, len) = loop {
-            if have >= 2 {
-                let (ext, len) = match buf[1] & 0x7f {
-                    126 if have >= 4 => (2, usize::from(u16::from_be_bytes([buf[2], buf[3]]))),
-                    127 if have >= 10 => {
-                        let mut x = [0; 8];
-                        x.copy_from_slice(&buf[2..10]);
-                        (8, u64::from_be_bytes(x) as usize)
-                    }
-                    126 | 127 => (usize::MAX / 2, 0),
-                    short => (0, usize::from(short)),
-                };
-                if have >= 2 + ext + 4 {
-                    break (2 + ext + 4, len);
-                }
+            if let Some(h) = crate::echo::floor_header(&buf[..have]) {
+                break h;
             }
             match stream.read(&mut buf[have..]).await {
                 Ok(0) | Err(_) => return,
