@@ -10,15 +10,16 @@
 //! as with [`next_event`](Connection::next_event), with no copy and no allocation but the
 //! handle's. A reader that keeps its payloads longer is served by new buffers. Bytes received
 //! after the message (the start of the next frame) move to the new buffer; the read after a
-//! large frame stops at that frame's size (`read_hint`), so that with equal frames there are
-//! none.
+//! large frame stops 64 bytes past that frame's size (`read_hint`, `READ_PAST`), so that with
+//! equal frames there are at most 64, which move back with the lent buffer when it is taken
+//! back.
 
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::recv::as_str;
-use super::{Connection, MessageKind, READ_CHUNK, Ready, SHRINK_ABOVE};
+use super::{Connection, MessageKind, READ_CHUNK, READ_PAST, Ready, SHRINK_ABOVE};
 use crate::error::ProtocolError;
 use crate::frame::OpCode;
 use crate::message::{Message, Payload};
@@ -147,20 +148,23 @@ impl Connection {
         Payload::lent(buf, start, end)
     }
 
-    /// Before a read into an empty receive buffer: takes the lent buffer back if its payload
-    /// was dropped, so that reads keep going to the buffer that was read last (warm in the
-    /// cache), and keeps the current one as the spare.
+    /// Before a read into a receive buffer that holds at most [`READ_PAST`] bytes (the start
+    /// of the next frame, read with the end of a lent one): takes the lent buffer back if its
+    /// payload was dropped, moving those bytes to its front, so that reads keep going to the
+    /// buffer that was read last (warm in the cache), and keeps the current one as the spare.
     #[inline]
     pub(super) fn take_back_lent(&mut self) {
-        if self.rstart != self.rend || !matches!(self.other, Other::Lent(_)) {
+        let held = self.rend - self.rstart;
+        if held > READ_PAST || !matches!(self.other, Other::Lent(_)) {
             return;
         }
         if let Other::Lent(lent) = core::mem::take(&mut self.other) {
             self.other = match Arc::try_unwrap(lent) {
-                Ok(buf) if buf.len() <= SHRINK_ABOVE => {
+                Ok(mut buf) if buf.len() <= SHRINK_ABOVE && held <= buf.len() => {
+                    buf[..held].copy_from_slice(&self.rbuf[self.rstart..self.rend]);
                     self.rstart = 0;
-                    self.rend = 0;
-                    self.rwindow = 0;
+                    self.rend = held;
+                    self.rwindow = held;
                     Other::Spare(core::mem::replace(&mut self.rbuf, buf))
                 }
                 Ok(_) => Other::None,

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use super::{
     COMPACT_MAX, CloseFrame, Connection, Event, GROW_BELOW, InFrame, MessageKind, READ_ALIGN,
-    READ_CHUNK, READ_MAX, READ_MIN, Ready, Role, SHRINK_ABOVE,
+    READ_CHUNK, READ_MAX, READ_MIN, READ_PAST, Ready, Role, SHRINK_ABOVE,
 };
 use crate::error::ProtocolError;
 use crate::frame::{CloseCode, Decoded, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode, RSV1};
@@ -35,10 +35,12 @@ impl Connection {
     /// with the bytes that arrive, never with a length the peer declared. It goes back to
     /// 1 KiB when the connection goes idle (see [`shrink_buffers`](Self::shrink_buffers)).
     ///
-    /// While a frame of 32 KiB or more is being received, the space ends where that frame
-    /// ends (when the buffer has room for all of it), so that a read of a large frame does not
-    /// run into the next one: the next read then starts at the front of the buffer instead
-    /// of after a copy of the bytes it ran into.
+    /// While a frame of 32 KiB or more is being received, the space ends 64 bytes past where
+    /// that frame ends (when the buffer has room for all of it), so that a read of a large
+    /// frame does not run far into the next one: the next read then starts at the front of
+    /// the buffer after a copy of at most 64 bytes, and still aligned. (Why not exactly at the
+    /// frame's end: a read that comes back short of its window tells an edge-triggered
+    /// reactor that the socket is drained; one that fills it costs one more read.)
     pub fn recv_buf(&mut self) -> &mut [u8] {
         // Up to READ_ALIGN bytes of the room wanted may go to aligning where the read starts,
         // so that a buffer of READ_MIN bytes serves READ_MIN windows without growing.
@@ -46,8 +48,10 @@ impl Connection {
         let room = self.rbuf.len() - self.rend;
         let window = match self.large_frame() {
             // Not when all of it is here (read twice without taking events): never empty.
-            Some((_, rest)) if rest > 0 => rest.min(room).min(READ_MAX),
-            _ => READ_MAX.min(room).min(self.read_hint),
+            Some((_, rest)) if rest > 0 => (rest + READ_PAST).min(room).min(READ_MAX),
+            _ => READ_MAX
+                .min(room)
+                .min(self.read_hint.saturating_add(READ_PAST)),
         };
         self.rwindow = self.rend + window;
         &mut self.rbuf[self.rend..self.rwindow]
