@@ -325,15 +325,12 @@ impl Timer {
         let Some(deadline) = origin.checked_add(at) else {
             return Poll::Pending; // beyond what an Instant holds: never
         };
-        match &mut self.sleep {
-            Some(sleep) if self.at == Some(at) => sleep.as_mut().poll(cx),
-            // Armed for an earlier deadline that has not passed: kept. The keepalive deadline
+        let fired = match &mut self.sleep {
+            // Armed for this deadline, or for an earlier one: kept. The keepalive deadline
             // moves with every byte heard, and a reset per message costs a timer update per
             // message; this timer fires early instead, at most once per deadline, and the
             // core, asked again, gives the later one.
-            Some(sleep) if self.at.is_some_and(|armed| armed < at) && !sleep.is_elapsed() => {
-                sleep.as_mut().poll(cx)
-            }
+            Some(sleep) if self.at.is_some_and(|armed| armed <= at) => sleep.as_mut().poll(cx),
             Some(sleep) => {
                 sleep.as_mut().reset(deadline);
                 self.at = Some(at);
@@ -346,6 +343,12 @@ impl Timer {
                 self.at = Some(at);
                 sleep.as_mut().poll(cx)
             }
+        };
+        if fired.is_ready() {
+            // Spent: the next poll re-arms it (cheaper than asking tokio each time whether
+            // it has elapsed).
+            self.at = None;
         }
+        fired
     }
 }
