@@ -36,6 +36,9 @@ pub(crate) struct Driver<S> {
     shutdown: Shutdown,
     /// Bytes were written to the stream since its last completed `poll_flush`.
     unflushed: bool,
+    /// Time was taken in (`handle_timeout`) since the last read and the last time the timer
+    /// fired: a poll after a wake-up that brought nothing new need not read the clock again.
+    timed: bool,
     /// How long a send may wait on a stream that takes no bytes (`None`: forever).
     pub(crate) write_timeout: Option<Duration>,
     /// Since when the stream has taken no bytes of a send, and the timer for it.
@@ -50,6 +53,7 @@ impl<S> Driver<S> {
             origin: Instant::now(),
             shutdown: Shutdown::No,
             unflushed: false,
+            timed: false,
             write_timeout: None,
             write_blocked: None,
         }
@@ -258,13 +262,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         loop {
             // Buffered input first, as the blocking driver does: time is read in only when
             // nothing is buffered (once per read, not per message, and never skipped for
-            // long: the buffered input is at most one read window).
+            // long: the buffered input is at most one read window), and not again before
+            // the next read unless the timer fired (a deadline that passed fires it).
             let step = match self.conn.poll_event() {
-                Ok(false) => self
-                    .conn
-                    .handle_timeout(self.now())
-                    .map(|()| false)
-                    .map_err(Error::from),
+                Ok(false) if self.timed => Ok(false),
+                Ok(false) => {
+                    self.timed = true;
+                    self.conn
+                        .handle_timeout(self.now())
+                        .map(|()| false)
+                        .map_err(Error::from)
+                }
                 ready => ready.map_err(Error::Protocol),
             };
             let ready = match step {
@@ -295,10 +303,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 .poll(cx, self.origin, self.conn.poll_timeout())
                 .is_ready()
             {
+                self.timed = false;
                 continue; // the core says what the time means
             }
             match ready!(self.poll_read_once(cx)) {
-                Ok(()) => {}
+                Ok(()) => self.timed = false,
                 // After the close handshake the transport may end any way it likes (a peer
                 // that resets instead of closing, say): it is the end of the stream.
                 Err(_) if self.conn.state() == State::Closed => self.conn.recv_eof(),
