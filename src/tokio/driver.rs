@@ -262,10 +262,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         loop {
             // Buffered input first, as the blocking driver does: time is read in only when
             // nothing is buffered (once per read, not per message, and never skipped for
-            // long: the buffered input is at most one read window), and not again before
-            // the next read unless the timer fired (a deadline that passed fires it).
+            // long: the buffered input is at most one read window), not again before the
+            // next read unless the timer fired (a deadline that passed fires it), and not
+            // while nothing is timed (the bytes heard meanwhile are dated by the next call).
             let step = match self.conn.poll_event() {
-                Ok(false) if self.timed => Ok(false),
+                Ok(false) if self.timed || self.conn.poll_timeout().is_none() => Ok(false),
                 Ok(false) => {
                     self.timed = true;
                     self.conn
