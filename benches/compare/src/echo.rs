@@ -27,7 +27,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::measure::{median, ratio, si, size_name, thread_cpu_secs};
+use crate::measure::{median, ratio, ratio_spread, si, size_name, thread_cpu_secs};
 use crate::{Plan, Target};
 
 const SERVERS: [&str; 9] = [
@@ -662,8 +662,9 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
             let cell = format!("{name} echo {conns} x {}", size_name(len));
             for (i, server) in servers.iter().enumerate() {
                 if crate::echo_tokio::is_tokio(&server.name) && !ours_async.contains(&i) {
+                    let (low, high) = ratio_spread(&cpu[ours], &cpu[i]);
                     async_ratios.push(format!(
-                        "| {conns} x {} | {name} | {} | {:.2}x |",
+                        "| {conns} x {} | {name} | {} | {:.2}x | {low:.2}-{high:.2}x |",
                         size_name(len),
                         server.name,
                         ratio(&cpu[ours], &cpu[i])
@@ -699,10 +700,10 @@ pub fn run(plan: Plan, servers: &[String], cells: &[(usize, usize)]) -> Vec<Targ
     }
     if !async_ratios.is_empty() {
         println!(
-            "\n### rfc6455-tokio server CPU per round trip / other tokio server's (median of per-trial ratios; below 1 is less CPU)\n"
+            "\n### rfc6455-tokio server CPU per round trip / other tokio server's (median of per-trial ratios, and the middle half of them; below 1 is less CPU)\n"
         );
-        println!("| connections x size | ours | other | ours / other |");
-        println!("|---|---|---|---:|");
+        println!("| connections x size | ours | other | ours / other | middle half |");
+        println!("|---|---|---|---:|---:|");
         for line in async_ratios {
             println!("{line}");
         }

@@ -68,6 +68,17 @@ pub fn ratio(a: &[f64], b: &[f64]) -> f64 {
     median(&r)
 }
 
+/// The middle half of the per-trial ratios `a[t] / b[t]`: their first and third quartiles
+/// (nearest rank), to show how far one trial's ratio strays from the median.
+pub fn ratio_spread(a: &[f64], b: &[f64]) -> (f64, f64) {
+    let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    r.sort_by(f64::total_cmp);
+    let Some(last) = r.len().checked_sub(1) else {
+        return (f64::NAN, f64::NAN);
+    };
+    (r[last / 4], r[last - last / 4])
+}
+
 /// `1234567.0` as `1.23 M`, and so on.
 pub fn si(x: f64) -> String {
     if x >= 1e9 {
