@@ -50,6 +50,8 @@ mod tests;
 mod url;
 
 pub use env::NoProxy;
+#[cfg(feature = "std")]
+pub(crate) use env::ProxyChoice;
 pub use error::ProxyError;
 
 /// The protocol a proxy speaks, from its URL's scheme.

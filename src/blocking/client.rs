@@ -69,7 +69,7 @@ pub struct ClientBuilder {
     deflate: Option<crate::deflate::DeflateConfig>,
     #[cfg(feature = "tls")]
     tls: Option<alloc::sync::Arc<rustls::ClientConfig>>,
-    proxy: super::proxy::ProxyChoice,
+    proxy: crate::proxy::ProxyChoice,
 }
 
 impl ClientBuilder {
@@ -88,7 +88,7 @@ impl ClientBuilder {
             deflate: Some(crate::deflate::DeflateConfig::default()),
             #[cfg(feature = "tls")]
             tls: None,
-            proxy: super::proxy::ProxyChoice::default(),
+            proxy: crate::proxy::ProxyChoice::default(),
         }
     }
 

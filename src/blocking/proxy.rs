@@ -2,7 +2,7 @@
 //! or none), the TCP connection to it, and the [`Tunnel`] exchange run over that connection
 //! within the handshake deadline. TLS and the WebSocket handshake then run inside the tunnel.
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -11,26 +11,7 @@ use super::Error;
 use super::server::read_handshake;
 use super::timers::TimeoutControl;
 use crate::handshake::{Limits, Url};
-use crate::proxy::{Proxy, ProxyError, Target, Tunnel};
-
-/// Which proxy a client uses: the one given to the builder, else the environment's unless
-/// that is ignored.
-#[derive(Clone, Debug)]
-pub(super) struct ProxyChoice {
-    /// `ClientBuilder::proxy`.
-    pub(super) url: Option<String>,
-    /// Whether to read the proxy variables (unless `url` is set).
-    pub(super) env: bool,
-}
-
-impl Default for ProxyChoice {
-    fn default() -> ProxyChoice {
-        ProxyChoice {
-            url: None,
-            env: true,
-        }
-    }
-}
+use crate::proxy::{ProxyChoice, ProxyError, Target, Tunnel};
 
 /// What the proxy step needs from the client's settings.
 pub(super) struct Settings<'a> {
@@ -40,15 +21,6 @@ pub(super) struct Settings<'a> {
 }
 
 impl ProxyChoice {
-    /// The proxy for `url`, if any.
-    fn proxy(&self, url: &Url) -> Result<Option<Proxy>, ProxyError> {
-        match &self.url {
-            Some(proxy) => Proxy::parse(proxy).map(Some),
-            None if self.env => Proxy::from_env(url, |name| std::env::var(name).ok()),
-            None => Ok(None),
-        }
-    }
-
     /// A TCP stream to `url`'s host: direct, or a tunnel through the proxy. `tcp_connect`
     /// connects to a host and port within the deadline.
     pub(super) fn connect(

@@ -1,6 +1,7 @@
 //! The proxy the standard environment variables choose: `https_proxy`, `http_proxy`,
 //! `all_proxy` and the `no_proxy` list, read through a lookup function so the choice is a
-//! pure function (and testable without touching the process's environment).
+//! pure function (and testable without touching the process's environment). With `std`,
+//! also the adapters' choice between a builder's proxy and the process's environment.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -8,6 +9,39 @@ use core::net::IpAddr;
 
 use super::{Proxy, ProxyError};
 use crate::handshake::Url;
+
+/// Which proxy an adapter's client uses: the one given to its builder, else the
+/// environment's unless that is ignored. Held by the blocking and the tokio `ClientBuilder`.
+#[cfg(feature = "std")]
+#[derive(Clone, Debug)]
+pub(crate) struct ProxyChoice {
+    /// `ClientBuilder::proxy`.
+    pub(crate) url: Option<String>,
+    /// Whether to read the proxy variables (unless `url` is set).
+    pub(crate) env: bool,
+}
+
+#[cfg(feature = "std")]
+impl Default for ProxyChoice {
+    fn default() -> ProxyChoice {
+        ProxyChoice {
+            url: None,
+            env: true,
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl ProxyChoice {
+    /// The proxy for `url`, if any.
+    pub(crate) fn proxy(&self, url: &Url) -> Result<Option<Proxy>, ProxyError> {
+        match &self.url {
+            Some(proxy) => Proxy::parse(proxy).map(Some),
+            None if self.env => Proxy::from_env(url, |name| std::env::var(name).ok()),
+            None => Ok(None),
+        }
+    }
+}
 
 impl Proxy {
     /// The proxy the environment chooses for `url`, with `var` looking a variable up

@@ -3,7 +3,7 @@
 //! tokio `TcpStream`, inside the handshake deadline. TLS and the WebSocket handshake then
 //! run inside the tunnel.
 
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use std::io;
 
 use ::tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,35 +12,6 @@ use ::tokio::net::TcpStream;
 use super::Error;
 use crate::handshake::{Limits, Url};
 use crate::proxy::{Proxy, ProxyError, Target, Tunnel};
-
-/// Which proxy a client uses.
-#[derive(Clone, Debug)]
-pub(super) struct ProxyChoice {
-    /// `ClientBuilder::proxy`.
-    pub(super) url: Option<String>,
-    /// Whether to read the proxy variables (unless `url` is set).
-    pub(super) env: bool,
-}
-
-impl Default for ProxyChoice {
-    fn default() -> ProxyChoice {
-        ProxyChoice {
-            url: None,
-            env: true,
-        }
-    }
-}
-
-impl ProxyChoice {
-    /// The proxy for `url`, if any.
-    pub(super) fn proxy(&self, url: &Url) -> Result<Option<Proxy>, ProxyError> {
-        match &self.url {
-            Some(proxy) => Proxy::parse(proxy).map(Some),
-            None if self.env => Proxy::from_env(url, |name| std::env::var(name).ok()),
-            None => Ok(None),
-        }
-    }
-}
 
 /// Opens the tunnel to `url`'s host over `tcp`, a connection to `proxy`.
 pub(super) async fn tunnel(
