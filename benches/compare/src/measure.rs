@@ -62,16 +62,20 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// The per-trial ratios `a[t] / b[t]`.
+fn per_trial(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x / y).collect()
+}
+
 /// The median over trials of `a[t] / b[t]`.
 pub fn ratio(a: &[f64], b: &[f64]) -> f64 {
-    let r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
-    median(&r)
+    median(&per_trial(a, b))
 }
 
 /// The middle half of the per-trial ratios `a[t] / b[t]`: their first and third quartiles
 /// (nearest rank), to show how far one trial's ratio strays from the median.
 pub fn ratio_spread(a: &[f64], b: &[f64]) -> (f64, f64) {
-    let mut r: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
+    let mut r = per_trial(a, b);
     r.sort_by(f64::total_cmp);
     let Some(last) = r.len().checked_sub(1) else {
         return (f64::NAN, f64::NAN);
