@@ -155,13 +155,12 @@ const GROW_BELOW: usize = 4 * READ_MAX;
 /// 4096; socket buffers are cache-line aligned, so a cache-line aligned destination avoids it.
 const READ_ALIGN: usize = 64;
 
-/// A read that ends a large frame (or one of the size `read_hint` expects)
-/// is offered this many bytes past the frame's end. When the peer sent nothing more, the read
-/// comes back short of its window, which tells an edge-triggered reactor (tokio's, mio's) that
-/// the socket is drained; a read that fills its window exactly is followed by one more, which
-/// only returns `EAGAIN`: a system call per message.
-/// When the peer sent more, at most this much of the next frame comes along, which keeps the
-/// next read aligned.
+/// A read that ends a large frame (or one of the size `read_hint` expects) is offered this
+/// many bytes past the frame's end. When the peer sent nothing more, the read comes back short
+/// of its window, which tells an edge-triggered reactor (tokio's, mio's) that the socket is
+/// drained; a read that fills its window exactly is followed by one more, which only returns
+/// `EAGAIN`: a system call per message. When the peer sent more, at most this much of the
+/// next frame comes along, which keeps the next read aligned.
 const READ_PAST: usize = READ_ALIGN;
 
 /// Buffers above this capacity are released when they fall empty, so one large message does
